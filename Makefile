@@ -1,0 +1,39 @@
+# Two commands for a new user: `make demo` and `make test`. Both set up .venv first.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# torch is pinned here (a CPU build is on the project's machines) and installed before the package, so pip
+# never resolves `torch>=2.4` on its own and pulls gigabytes of CUDA wheels. pyproject keeps torch unbounded.
+TORCH_SPEC ?= torch==2.13.0
+DATA ?=
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test test-all bench lint clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q "$(TORCH_SPEC)"
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $@
+
+demo: setup
+	$(PY) -m seqgen.demo $(if $(DATA),--data "$(DATA)")
+
+test: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-all: setup
+	$(PY) -m pytest -m "" $(PYTEST_ARGS)
+
+bench: setup
+	$(PY) benchmarks/train_throughput.py
+	$(PY) benchmarks/sampling.py
+
+lint: setup
+	$(VENV)/bin/ruff check seqgen tests benchmarks
+	$(VENV)/bin/ruff format --check seqgen tests benchmarks
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

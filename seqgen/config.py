@@ -1,0 +1,323 @@
+"""Run configuration: nested dataclasses, filled from an optional YAML file and then `key=value` overrides.
+
+Every field carries its help text (``field(metadata={"help": ...})``); ``seqgen train --help`` prints them.
+Unknown keys and values of the wrong type are refused with a one-line `SeqgenError` naming the key, so a
+typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from seqgen.errors import SeqgenError
+
+
+def _f(default: Any, help: str, choices: tuple[str, ...] | None = None) -> Any:
+    meta = {"help": help}
+    if choices is not None:
+        meta["choices"] = choices
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class DataConfig:
+    train: str = _f(
+        "caption",
+        "training corpus: a text file (one sentence a line), a folder of .txt files, a One-Billion-Word "
+        "root, 'caption' (the embedded caption language) or 'hf:NAME' (a hub dataset, online only)",
+    )
+    valid: str | None = _f(None, "validation corpus (same forms as train); default: see the split rules")
+    test: str | None = _f(None, "test corpus (same forms as train); default: see the split rules")
+    mode: str = _f(
+        "sentence",
+        "sentence: one sentence a row, BOS..EOS, padded; stream: contiguous blocks of the token stream",
+        ("sentence", "stream"),
+    )
+    max_len: int = _f(64, "tokens per row including BOS/EOS (sentence mode) or block length (stream mode)")
+    truncation: str = _f(
+        "truncate",
+        "sentences longer than max_len: 'truncate' keeps BOS and the first max_len-1 tokens (no EOS), "
+        "'drop' leaves them out",
+        ("truncate", "drop"),
+    )
+    holdout: int = _f(
+        1000, "when valid/test are not given for a plain corpus: sentences held out for each (at most 5%)"
+    )
+    caption_sentences: int = _f(20000, "training sentences drawn from the caption language")
+    caption_seed: int = _f(0, "seed of the caption language's sentences (the grammar itself is fixed)")
+    text_column: str = _f("text", "column holding the text in a hub dataset")
+
+
+@dataclass
+class TokenizerConfig:
+    kind: str = _f("word", "char, word or sentencepiece", ("char", "word", "sentencepiece"))
+    path: str | None = _f(None, "a saved tokenizer folder to use instead of training one on data.train")
+    vocab_size: int = _f(8000, "sentencepiece vocabulary size")
+    model_type: str = _f("unigram", "sentencepiece model type", ("unigram", "bpe"))
+    min_freq: int = _f(1, "word: keep words seen at least this often")
+    max_vocab: int = _f(0, "word/char: keep at most this many symbols, most frequent first (0 = all)")
+
+
+@dataclass
+class ModelConfig:
+    kind: str = _f("lstm", "lstm, gru or transformer", ("lstm", "gru", "transformer"))
+    pretrained: str | None = _f(None, "a local save_pretrained folder to start from (transformer)")
+    emb_dim: int = _f(128, "RNN embedding size")
+    hidden_dim: int = _f(256, "RNN hidden size")
+    num_layers: int = _f(1, "RNN or Transformer layers")
+    dropout: float = _f(0.0, "dropout probability")
+    tie_embeddings: bool = _f(False, "RNN: share input embedding and output projection (needs emb_dim == hidden_dim)")
+    d_model: int = _f(256, "Transformer width")
+    num_heads: int = _f(4, "Transformer attention heads")
+    context: int = _f(128, "Transformer maximum sequence length (positions)")
+
+
+@dataclass
+class TrainConfig:
+    max_steps: int = _f(1000, "optimizer steps")
+    batch_size: int = _f(64, "sequences per optimizer step, over all processes and accumulation steps")
+    grad_accum: int = _f(1, "micro-batches per optimizer step; must divide batch_size / processes")
+    lr: float = _f(1e-3, "peak learning rate (AdamW)")
+    weight_decay: float = _f(0.01, "AdamW weight decay")
+    beta1: float = _f(0.9, "AdamW beta1")
+    beta2: float = _f(0.99, "AdamW beta2")
+    warmup_steps: int = _f(100, "linear warmup steps")
+    schedule: str = _f("cosine", "learning-rate schedule after warmup", ("cosine", "constant"))
+    min_lr_ratio: float = _f(0.1, "cosine schedule floor as a fraction of lr")
+    grad_clip: float = _f(1.0, "clip the global gradient norm to this (0 = off)")
+    seed: int = _f(0, "seed for initialisation, data order and sampling")
+    eval_every: int = _f(200, "validate (and keep the best generator) every this many steps; 0 = only at the end")
+    save_every: int = _f(200, "write the resumable checkpoint every this many steps; 0 = only at the end")
+    log_every: int = _f(10, "log training metrics every this many steps")
+    num_samples: int = _f(5, "samples written to samples/ at each validation")
+    mixed_precision: str = _f("auto", "auto (bf16 on GPU, fp32 on CPU), no or bf16", ("auto", "no", "bf16"))
+    compile: bool = _f(False, "torch.compile the generator")
+    on_nonfinite: str = _f("stop", "a non-finite loss: stop (naming the step) or skip the step", ("stop", "skip"))
+    tensorboard: bool = _f(True, "also log to TensorBoard through Accelerate when it is installed")
+    progress: bool = _f(True, "show a progress bar")
+
+
+@dataclass
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    objective: str = _f("mle", "training objective", ("mle",))
+    out: str = _f("runs/default", "run folder (config, tokenizer, checkpoints, metrics, samples)")
+    resume: bool = _f(False, "continue the run in `out` from its last checkpoint")
+    init_from: str | None = _f(None, "start the generator from this run folder's generator")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+
+
+# --------------------------------------------------------------------------- parsing and validation
+
+
+def _type_name(tp: Any) -> str:
+    args = [a for a in typing.get_args(tp) if a is not type(None)]
+    if args:
+        return " or ".join(_type_name(a) for a in args) + (" or null" if _is_optional(tp) else "")
+    return getattr(tp, "__name__", str(tp))
+
+
+def _is_optional(tp: Any) -> bool:
+    return (typing.get_origin(tp) in (typing.Union, types.UnionType)) and type(None) in typing.get_args(tp)
+
+
+def _coerce(key: str, tp: Any, value: Any, raw: str | None = None) -> Any:
+    """Check `value` against the field type `tp`. Ints are accepted for floats, and so are strings that read as
+    floats ('1e-3': YAML 1.1 reads that as a string); a string field given on the command line keeps the text as
+    typed (`out=007` stays '007'). Nothing else is converted."""
+    if _is_optional(tp):
+        if value is None:
+            return None
+        (tp,) = [a for a in typing.get_args(tp) if a is not type(None)]
+    if tp is str and raw is not None and not isinstance(value, bool | dict | list):
+        value = raw.strip()
+    if tp is float and isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            pass
+    ok = (
+        (tp is bool and isinstance(value, bool))
+        or (tp is int and isinstance(value, int) and not isinstance(value, bool))
+        or (tp is float and isinstance(value, int | float) and not isinstance(value, bool))
+        or (tp is str and isinstance(value, str))
+    )
+    if not ok:
+        raise SeqgenError(f"config key '{key}' expects {_type_name(tp)}, got {value!r}")
+    return float(value) if tp is float else value
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _unknown(key: str, known: list[str]) -> SeqgenError:
+    close = difflib.get_close_matches(key, known, n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return SeqgenError(f"unknown config key '{key}'{hint}")
+
+
+def all_keys(cls: type = Config, prefix: str = "") -> list[str]:
+    """Every dotted leaf key of a config class, e.g. 'train.max_steps'."""
+    out = []
+    for f in dataclasses.fields(cls):
+        tp = _hints(cls)[f.name]
+        if dataclasses.is_dataclass(tp):
+            out += all_keys(tp, prefix + f.name + ".")
+        else:
+            out.append(prefix + f.name)
+    return out
+
+
+def _apply(obj: Any, key: str, value: Any, raw: str | None = None) -> None:
+    parts = key.split(".")
+    target = obj
+    for i, part in enumerate(parts):
+        hints = _hints(type(target))
+        if part not in hints:
+            raise _unknown(key, all_keys())
+        if i == len(parts) - 1:
+            tp = hints[part]
+            if dataclasses.is_dataclass(tp):
+                if not isinstance(value, dict):
+                    raise SeqgenError(f"config key '{key}' is a section; give its keys, e.g. '{key}.KEY=VALUE'")
+                for k, v in value.items():
+                    _apply(obj, f"{key}.{k}", v)
+                return
+            field_ = next(f for f in dataclasses.fields(target) if f.name == part)
+            value = _coerce(key, tp, value, raw)
+            choices = field_.metadata.get("choices")
+            if choices and value is not None and value not in choices:
+                raise SeqgenError(f"config key '{key}' must be one of {', '.join(choices)}; got {value!r}")
+            setattr(target, part, value)
+        else:
+            target = getattr(target, part)
+            if not dataclasses.is_dataclass(target):
+                raise _unknown(key, all_keys())
+
+
+def _parse_override(text: str) -> tuple[str, Any, str]:
+    if "=" not in text:
+        raise SeqgenError(f"expected KEY=VALUE, got {text!r}")
+    key, raw = text.split("=", 1)
+    key = key.strip()
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    # YAML reads `out=runs/1e3` style values as str already; keep strings that YAML turns into dates etc.
+    if not isinstance(value, str | int | float | bool | type(None) | dict | list):
+        value = raw
+    return key, value, raw
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """Defaults, then the YAML file (if any), then `key=value` overrides, each checked."""
+    cfg = Config()
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise SeqgenError(f"config file not found: {p}")
+        try:
+            data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except UnicodeDecodeError:
+            raise SeqgenError(f"config file is not UTF-8 text: {p}") from None
+        except yaml.YAMLError as e:
+            mark = getattr(e, "problem_mark", None)
+            where = f" (line {mark.line + 1})" if mark is not None else ""
+            raise SeqgenError(f"config file is not valid YAML{where}: {p}") from None
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise SeqgenError(f"config file must hold a mapping of keys, got {type(data).__name__}: {p}")
+        for k, v in data.items():
+            _apply(cfg, str(k), v)
+    for text in overrides:
+        _apply(cfg, *_parse_override(text))
+    validate(cfg)
+    return cfg
+
+
+def config_from_dict(data: dict[str, Any]) -> Config:
+    cfg = Config()
+    for k, v in data.items():
+        _apply(cfg, str(k), v)
+    validate(cfg)
+    return cfg
+
+
+def validate(cfg: Config) -> None:
+    """Settings that are each fine alone but impossible together, or out of range."""
+    t, d, m = cfg.train, cfg.data, cfg.model
+    positive = {
+        "train.max_steps": t.max_steps,
+        "train.batch_size": t.batch_size,
+        "train.grad_accum": t.grad_accum,
+        "data.max_len": d.max_len,
+        "model.num_layers": m.num_layers,
+    }
+    for key, v in positive.items():
+        if v < 1:
+            raise SeqgenError(f"config key '{key}' must be at least 1, got {v}")
+    for key, v in {"train.warmup_steps": t.warmup_steps, "train.eval_every": t.eval_every,
+                   "train.save_every": t.save_every, "train.log_every": t.log_every,
+                   "data.holdout": d.holdout}.items():
+        if v < 0:
+            raise SeqgenError(f"config key '{key}' must not be negative, got {v}")
+    if t.lr <= 0:
+        raise SeqgenError(f"config key 'train.lr' must be positive, got {t.lr}")
+    if not 0.0 <= m.dropout < 1.0:
+        raise SeqgenError(f"config key 'model.dropout' must be in [0, 1), got {m.dropout}")
+    if t.batch_size % t.grad_accum:
+        raise SeqgenError(
+            f"train.grad_accum={t.grad_accum} does not divide train.batch_size={t.batch_size}"
+        )
+    if d.max_len < 2:
+        raise SeqgenError("config key 'data.max_len' must be at least 2 (BOS and one token)")
+    if m.kind == "transformer":
+        if m.d_model % m.num_heads:
+            raise SeqgenError(f"model.num_heads={m.num_heads} does not divide model.d_model={m.d_model}")
+        # A row of max_len tokens feeds the model max_len - 1 inputs (the last token is only a target).
+        if d.max_len - 1 > m.context:
+            raise SeqgenError(
+                f"data.max_len={d.max_len} needs {d.max_len - 1} positions but model.context={m.context}"
+            )
+    if m.tie_embeddings and m.kind in ("lstm", "gru") and m.emb_dim != m.hidden_dim:
+        raise SeqgenError(
+            f"model.tie_embeddings needs model.emb_dim == model.hidden_dim (got {m.emb_dim} and {m.hidden_dim})"
+        )
+
+
+def help_text() -> str:
+    """One line per key: name, type, default and help; for `seqgen train --help`."""
+    lines = []
+
+    def walk(cls: type, obj: Any, prefix: str) -> None:
+        for f in dataclasses.fields(cls):
+            tp = _hints(cls)[f.name]
+            if dataclasses.is_dataclass(tp):
+                walk(tp, getattr(obj, f.name), prefix + f.name + ".")
+                continue
+            default = getattr(obj, f.name)
+            choices = f.metadata.get("choices")
+            extra = f" [{'|'.join(choices)}]" if choices else ""
+            lines.append(f"  {prefix + f.name} ({_type_name(tp)}, default {default!r}){extra}: {f.metadata['help']}")
+
+    walk(Config, Config(), "")
+    return "\n".join(lines)

@@ -1,0 +1,224 @@
+"""Token datasets: a corpus of sentences becomes rows of token ids (column "input_ids", int32).
+
+- sentence mode: one row per sentence, ``[bos] + encode(text) + [eos]``. A row longer than max_len is either
+  truncated to BOS and the first max_len-1 tokens (its EOS is lost, so the model never learns a false
+  ending) or dropped. A sentence that encodes to nothing is still ``[bos, eos]``.
+- stream mode (nanoGPT-style, for char-level books): every line becomes ``encode(text) + [eos]`` (EOS is the
+  line break), the lines are concatenated, and the stream is cut into contiguous non-overlapping blocks of
+  exactly max_len tokens; the last partial block is dropped.
+
+Both go through `Dataset.map`, so the result is an Arrow table in the datasets cache beside its corpus and a
+second run reuses it. The cache key is our own: the corpus fingerprint, a digest of the tokenizer's saved
+files and the settings, so it does not depend on datasets being able to hash the tokenizer object.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import tempfile
+from collections.abc import Callable, Sequence
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from seqgen.errors import SeqgenError
+
+if TYPE_CHECKING:
+    import torch
+    from datasets import Dataset
+
+log = logging.getLogger(__name__)
+
+MODES = ("sentence", "stream")
+TRUNCATIONS = ("truncate", "drop")
+# Part of every cache key: bump it when the encoding rules above change, so old cached results are not reused.
+_ENCODER_VERSION = 1
+
+
+def encode_corpus(
+    ds: Dataset,
+    tokenizer: Any,
+    *,
+    mode: str,
+    max_len: int,
+    truncation: str = "truncate",
+    num_proc: int | None = None,
+) -> Dataset:
+    """Token ids of corpus `ds` (column "text") in sentence or stream mode (see the module docstring).
+
+    `tokenizer` needs ``encode(str) -> list[int]`` (no BOS/EOS), ``bos_id``, ``eos_id`` and, for the cache
+    key, ``save(folder)`` (otherwise datasets' own hasher is tried). `num_proc` > 1 encodes in worker
+    processes (the tokenizer must then pickle). Raises SeqgenError for bad settings, when truncation='drop'
+    leaves nothing, or when a stream is shorter than one block.
+    """
+    if mode not in MODES:
+        raise SeqgenError(f"data mode must be one of {', '.join(MODES)}; got {mode!r}")
+    if truncation not in TRUNCATIONS:
+        raise SeqgenError(f"truncation must be one of {', '.join(TRUNCATIONS)}; got {truncation!r}")
+    if max_len < 2:
+        raise SeqgenError(f"max_len must be at least 2 (BOS and one token), got {max_len}")
+    from datasets import Features, List, Value
+
+    key = _digest(ds._fingerprint, tokenizer_digest(tokenizer), mode, max_len, truncation, _ENCODER_VERSION)
+    common = dict(batched=True, remove_columns=ds.column_names, num_proc=num_proc)
+    ids = List(Value("int32"))
+
+    if mode == "sentence":
+        fn = partial(_encode_sentences, tokenizer=tokenizer, max_len=max_len, drop=truncation == "drop")
+        out = _cached_map(
+            ds,
+            fn,
+            features=Features({"input_ids": ids}),
+            new_fingerprint=key,
+            desc="Encoding sentences",
+            **common,
+        )
+        if len(out) == 0:
+            raise SeqgenError(
+                f"every sentence is longer than max_len={max_len}: nothing left with truncation=drop"
+            )
+        if len(out) < len(ds):
+            log.info(
+                "dropped %d of %d sentences longer than max_len=%d", len(ds) - len(out), len(ds), max_len
+            )
+        return out
+
+    lines = _cached_map(
+        ds,
+        partial(_encode_lines, tokenizer=tokenizer),
+        features=Features({"input_ids": ids}),
+        new_fingerprint=_digest(key, "lines"),
+        desc="Encoding lines",
+        **common,
+    )
+    offsets = np.concatenate([[0], np.cumsum(_row_lengths(lines))])
+    n_blocks = int(offsets[-1]) // max_len
+    if n_blocks == 0:
+        raise SeqgenError(
+            f"the corpus has {int(offsets[-1])} tokens, fewer than one block of max_len={max_len}"
+        )
+    # Blocks cross batch boundaries, so each batch also reads the few rows after it (`lines` itself).
+    fn = partial(_cut_blocks, lines=lines, offsets=offsets, block=max_len, n_blocks=n_blocks)
+    return _cached_map(
+        lines.with_format("arrow"),
+        fn,
+        with_indices=True,
+        batched=True,
+        remove_columns=["input_ids"],
+        features=Features({"input_ids": List(Value("int32"), length=max_len)}),
+        new_fingerprint=key,
+        desc="Cutting blocks",
+    ).with_format(None)
+
+
+def _encode_sentences(batch: dict[str, list], tokenizer: Any, max_len: int, drop: bool) -> dict[str, list]:
+    bos, eos = tokenizer.bos_id, tokenizer.eos_id
+    rows = []
+    for ids in _encode_many(tokenizer, batch["text"]):
+        row = [bos, *ids, eos]
+        if len(row) > max_len:
+            if drop:
+                continue
+            row = row[:max_len]
+        rows.append(row)
+    return {"input_ids": rows}
+
+
+def _encode_lines(batch: dict[str, list], tokenizer: Any) -> dict[str, list]:
+    eos = tokenizer.eos_id
+    return {"input_ids": [[*ids, eos] for ids in _encode_many(tokenizer, batch["text"])]}
+
+
+def _encode_many(tokenizer: Any, texts: list[str]) -> list[list[int]]:
+    batch_encode = getattr(tokenizer, "encode_batch", None)  # sentencepiece encodes a batch much faster
+    return batch_encode(texts) if batch_encode is not None else [tokenizer.encode(t) for t in texts]
+
+
+def _cut_blocks(
+    batch: Any, indices: list[int], lines: Dataset, offsets: np.ndarray, block: int, n_blocks: int
+) -> dict[str, np.ndarray]:
+    """The blocks that start inside this batch's rows (`batch` is a pyarrow table of consecutive rows)."""
+    lo, hi = indices[0], indices[-1] + 1
+    start, end = int(offsets[lo]), int(offsets[hi])
+    first = -(-start // block)
+    last = min(-(-end // block), n_blocks)  # blocks [first, last) start in [start, end)
+    if first >= last:
+        return {"input_ids": np.zeros((0, block), dtype=np.int32)}
+    parts = [batch.column("input_ids").combine_chunks().flatten().to_numpy()]
+    stop = last * block
+    if stop > end:  # the last block runs into the rows after this batch
+        more = int(np.searchsorted(offsets, stop, side="left"))
+        parts.append(
+            lines.data.slice(hi, more - hi).column("input_ids").combine_chunks().flatten().to_numpy()
+        )
+    tokens = np.concatenate(parts)[first * block - start : stop - start]
+    return {"input_ids": tokens.reshape(-1, block)}
+
+
+def count_tokens(ds: Dataset) -> int:
+    """Target tokens: the sum over rows of (row length - 1), i.e. every token after BOS that a model predicts
+    (EOS included; rows hold no padding)."""
+    return int(_row_lengths(ds).sum()) - len(ds)
+
+
+def collate(rows: Sequence[Sequence[int]], pad_id: int) -> torch.Tensor:
+    """A (B, T) LongTensor of `rows` right-padded with `pad_id` to the longest row."""
+    import torch
+
+    width = max((len(r) for r in rows), default=0)
+    out = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    for i, row in enumerate(rows):
+        out[i, : len(row)] = torch.as_tensor(row, dtype=torch.long)
+    return out
+
+
+def tokenizer_digest(tokenizer: Any) -> str:
+    """A digest of what the tokenizer does: its saved files (plus special ids), stable across processes."""
+    h = hashlib.sha256(repr((tokenizer.bos_id, tokenizer.eos_id)).encode())
+    save = getattr(tokenizer, "save", None)
+    if save is None:
+        from datasets.fingerprint import Hasher
+
+        h.update(Hasher.hash(tokenizer).encode())
+        return h.hexdigest()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "tokenizer"
+        save(folder)
+        for p in sorted(folder.rglob("*")):
+            if p.is_file():
+                h.update(p.relative_to(folder).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _row_lengths(ds: Dataset) -> np.ndarray:
+    import pyarrow.compute as pc
+
+    table = ds.data if ds._indices is None else ds.with_format("arrow")[:]
+    return pc.list_value_length(table.column("input_ids")).to_numpy(zero_copy_only=False)
+
+
+def _cached_map(ds: Dataset, fn: Callable, **kwargs: Any) -> Dataset:
+    """`ds.map` that survives a bad cache: a corrupt cached result is recomputed (and overwritten), and when
+    the cache cannot be written at all the result is kept in memory. Each fallback is logged."""
+    attempts: list[dict[str, Any]] = [{"load_from_cache_file": False}, {"keep_in_memory": True}]
+    while True:
+        try:
+            return ds.map(fn, **kwargs)
+        except (OSError, ValueError) as e:
+            if not attempts:
+                raise
+            extra = attempts.pop(0)
+            kwargs.update(extra)
+            log.warning(
+                "datasets cache problem (%s: %s); retrying the map with %s", type(e).__name__, e, extra
+            )
+
+
+def _digest(*parts: Any) -> str:
+    return hashlib.sha256(repr(parts).encode("utf-8")).hexdigest()[:32]

@@ -1,0 +1,47 @@
+"""Held-out likelihood (DESIGN §6): NLL in nats per target token, perplexity, bits per character.
+
+Targets are every token after BOS: EOS included, pad excluded. Sums are accumulated in float64 and, when an
+Accelerator with several processes is given, reduced across processes (every rank must call this).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from seqgen.data.encoding import collate
+from seqgen.objectives.mle import token_nll_sum
+
+
+@torch.no_grad()
+def heldout_nll(
+    model: torch.nn.Module,
+    dataset: Any,
+    *,
+    pad_id: int,
+    batch_size: int = 64,
+    device: torch.device | str = "cpu",
+    accelerator: Any = None,
+    char_level: bool = False,
+) -> dict[str, float]:
+    """NLL/token, perplexity and token count of `dataset` (a Dataset with "input_ids") under `model`."""
+    was_training = model.training
+    model.eval()
+    rank, world = (accelerator.process_index, accelerator.num_processes) if accelerator else (0, 1)
+    ids = dataset["input_ids"] if len(dataset) else []
+    total = torch.zeros(2, dtype=torch.float64, device=device)
+    for start in range(rank * batch_size, len(ids), batch_size * world):
+        batch = collate(ids[start : start + batch_size], pad_id).to(device)
+        nll, n = token_nll_sum(model, batch, pad_id)
+        total += torch.stack([nll.double(), n.double()])
+    if accelerator is not None and world > 1:
+        total = accelerator.reduce(total, reduction="sum")
+    model.train(was_training)
+    nll_sum, tokens = total.tolist()
+    nll = nll_sum / max(tokens, 1.0)
+    out = {"nll": nll, "ppl": math.exp(min(nll, 700.0)), "tokens": int(tokens)}
+    if char_level:
+        out["bpc"] = nll / math.log(2)
+    return out

@@ -1,0 +1,196 @@
+"""`Generator`: the one interface that objectives, training and evaluation use for any causal LM.
+
+It wraps a transformers `PreTrainedModel` as `self.lm`, so checkpoints are plain `save_pretrained` folders.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from transformers import PreTrainedModel
+from transformers.utils import logging as hf_logging
+
+from seqgen.errors import SeqgenError
+from seqgen.models.rnn import RNNForCausalLM
+from seqgen.models.sampling import build_processors, sample_incremental, start_rows
+from seqgen.models.transformer import new_kv_cache
+
+
+@contextlib.contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """Silence transformers' progress bars and load reports while saving/loading; restore the settings after.
+
+    seqgen checks what the reports say itself and raises one-line errors, so they are only noise here.
+    """
+    was_on, verbosity = hf_logging.is_progress_bar_enabled(), hf_logging.get_verbosity()
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if was_on:
+            hf_logging.enable_progress_bar()
+
+
+class Generator(torch.nn.Module):
+    """A causal LM over token ids: teacher-forced logits, sequence log-likelihoods, incremental sampling."""
+
+    def __init__(self, lm: PreTrainedModel):
+        super().__init__()
+        self.lm = lm
+        self.train(lm.training)  # one mode for wrapper and LM (from_pretrained returns eval mode)
+
+    # ------------------------------------------------------------------ facts from the LM config
+    @property
+    def kind(self) -> str:
+        return self.lm.config.cell if isinstance(self.lm, RNNForCausalLM) else "transformer"
+
+    @property
+    def vocab_size(self) -> int:
+        return self.lm.config.vocab_size
+
+    @property
+    def pad_id(self) -> int:
+        return self.lm.config.pad_token_id
+
+    @property
+    def bos_id(self) -> int:
+        return self.lm.config.bos_token_id
+
+    @property
+    def eos_id(self) -> int:
+        return self.lm.config.eos_token_id
+
+    @property
+    def max_positions(self) -> int | None:
+        """Longest sequence the model can read (Transformer context); None for RNNs."""
+        return (
+            getattr(self.lm.config, "max_position_embeddings", None) if self.kind == "transformer" else None
+        )
+
+    def num_parameters(self) -> int:
+        """Distinct parameters (a tied embedding matrix counts once)."""
+        return sum(p.numel() for p in self.parameters())
+
+    # ------------------------------------------------------------------ scoring
+    def forward(
+        self, input_ids: torch.Tensor, state: Any = None, return_state: bool = False
+    ) -> tuple[torch.Tensor, Any]:
+        """Logits (B, T, V) for `input_ids` (B, T) continuing from `state`, and the new state.
+
+        The state is the RNN hidden state or the Transformer's KV cache (positions continue from its length).
+        Without a state and without `return_state` no cache is built (the fast path for training) and the
+        returned state is None. Rows may be right-padded: attention is causal, so padding never changes the
+        logits at earlier positions.
+        """
+        use_cache = return_state or state is not None
+        if self.kind == "transformer":
+            # Embeddings looked up here: given input_ids, transformers checks them for pad tokens on each
+            # call (a host sync per sampling step) and warns about a missing attention mask, which right
+            # padding under causal attention does not need.
+            embeds = self.lm.get_input_embeddings()(input_ids)
+            out = self.lm(inputs_embeds=embeds, past_key_values=state, use_cache=use_cache)
+        else:
+            out = self.lm(input_ids=input_ids, past_key_values=state, use_cache=use_cache)
+        return out.logits, (out.past_key_values if use_cache else None)
+
+    def log_prob(self, sequences: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Per-row sum over t >= 1 of mask[:, t] * log Q(x_t | x_<t); rows start with BOS (position 0 is never
+        scored). Default mask: the non-pad positions. Differentiable, for policy-gradient objectives."""
+        logits, _ = self.forward(sequences[:, :-1])
+        targets = sequences[:, 1:]
+        token_lp = -F.cross_entropy(logits.float().transpose(1, 2), targets, reduction="none")
+        weights = (targets != self.pad_id) if mask is None else mask[:, 1:]
+        return (token_lp * weights.to(token_lp.dtype)).sum(dim=1)
+
+    # ------------------------------------------------------------------ sampling
+    def sample(
+        self,
+        n: int,
+        max_len: int,
+        prefix: torch.Tensor | None = None,
+        temperature: float = 1.0,
+        top_k: int = 0,
+        top_p: float = 1.0,
+        generator: torch.Generator | None = None,
+        stop_at_eos: bool = True,
+        check_every: int | None = None,
+    ) -> torch.Tensor:
+        """`n` rows of at most `max_len` ids (BOS, the prefix, then sampled tokens; pad after EOS).
+
+        temperature 0 is greedy decoding. Deterministic given `generator` (on the model's device). Runs with
+        dropout off and restores the train/eval mode afterwards. `stop_at_eos=False` samples through EOS to
+        max_len (stream mode). `check_every`: steps between "have all rows ended?" checks (default: every step
+        on CPU, every 8 on accelerators, where each check is a host sync).
+        """
+        limit = self.max_positions
+        if limit is not None and max_len > limit:
+            raise SeqgenError(
+                f"sample max_len={max_len} exceeds the Transformer's context of {limit} positions"
+            )
+        processors = build_processors(temperature, top_k, top_p)
+        device = self.lm.get_input_embeddings().weight.device
+        out, start = start_rows(n, max_len, self.bos_id, self.pad_id, prefix, self.vocab_size, device)
+
+        first_state = new_kv_cache(self.lm, max_len) if self.kind == "transformer" else None
+
+        def step(tokens: torch.Tensor, state: Any) -> tuple[torch.Tensor, Any]:
+            logits, state = self.forward(tokens, first_state if state is None else state, return_state=True)
+            return logits[:, -1], state
+
+        was_training = self.training
+        self.eval()
+        try:
+            return sample_incremental(
+                step,
+                out,
+                start,
+                eos_id=self.eos_id,
+                pad_id=self.pad_id,
+                processors=processors,
+                greedy=temperature == 0.0,
+                generator=generator,
+                stop_at_eos=stop_at_eos,
+                check_every=check_every,
+            )
+        finally:
+            self.train(was_training)
+
+    # ------------------------------------------------------------------ saving
+    def save(self, directory: str | os.PathLike) -> None:
+        """Write the LM as a `save_pretrained` folder (config.json + model.safetensors), atomically.
+
+        The folder is written next to the target under a temporary name and renamed into place, so a crash
+        never leaves a half-written folder at `directory`; an existing folder is replaced only once the new
+        one is complete.
+        """
+        target = Path(directory)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tag = uuid.uuid4().hex[:8]
+        tmp = target.with_name(f".{target.name}.tmp-{tag}")
+        old = target.with_name(f".{target.name}.old-{tag}")
+        try:
+            with quiet_transformers():
+                self.lm.save_pretrained(tmp)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        if target.exists():
+            target.rename(old)
+        try:
+            tmp.rename(target)
+        except BaseException:
+            if old.exists():
+                old.rename(target)
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        shutil.rmtree(old, ignore_errors=True)

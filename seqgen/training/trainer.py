@@ -1,0 +1,349 @@
+"""The training loop on Accelerate: AdamW, warmup + cosine, clipping, accumulation, validation, checkpoints.
+
+One optimiser step consumes `train.batch_size` sequences in total: `grad_accum` global micro-batches, each
+split evenly over the processes. The loss of a step is the summed token NLL divided by the number of non-pad
+target tokens of the *whole step* on all processes (DESIGN §5), so 1 process x 4 micro-batches and 2 processes
+x 2 micro-batches compute the same gradient. Which rows form a batch is a function of (seed, step) only
+(`BatchOrder`), so resuming from a checkpoint — mid-epoch too — continues exactly as if never stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from accelerate import Accelerator
+from accelerate.utils import set_seed
+from tqdm.auto import tqdm
+
+from seqgen.atomic import atomic_write_text, begin_dir, commit_dir
+from seqgen.config import Config
+from seqgen.data.encoding import collate, count_tokens
+from seqgen.errors import SeqgenError
+from seqgen.metrics.likelihood import heldout_nll
+from seqgen.models import Generator, build_generator, load_generator
+from seqgen.objectives.mle import token_nll_sum
+from seqgen.text_sampling import sample_texts
+from seqgen.training.batch_order import BatchOrder
+from seqgen.training.metrics_log import MetricsLog
+from seqgen.training.optim import build_optimizer, build_scheduler
+from seqgen.training.run_folder import RunFolder
+from seqgen.training.setup import RunData, load_run_data
+
+# Keys that may change when a run is resumed: they do not change the numbers a step computes.
+RESUMABLE_CHANGES = {
+    "resume", "train.max_steps", "train.eval_every", "train.save_every", "train.log_every",
+    "train.num_samples", "train.progress", "train.tensorboard",
+}
+
+
+@dataclass
+class TrainResult:
+    run: Path
+    step: int
+    train_loss: float
+    valid: dict[str, float] | None
+    best_valid_nll: float | None
+
+
+def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _check_resumable(saved: Config, cfg: Config) -> None:
+    a, b = _flat(saved.to_dict()), _flat(cfg.to_dict())
+    changed = sorted(k for k in a if a[k] != b.get(k) and k not in RESUMABLE_CHANGES)
+    if changed:
+        raise SeqgenError(
+            "cannot resume: the config differs from the run's config.yaml at " + ", ".join(changed)
+        )
+
+
+def _mixed_precision(setting: str) -> str:
+    if setting == "auto":
+        return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
+    return setting
+
+
+class Trainer:
+    def __init__(self, cfg: Config, data: RunData | None = None) -> None:
+        self.cfg = cfg
+        self.run = RunFolder(cfg.out)
+        t = cfg.train
+        self._check_run_folder()
+        log_with = "tensorboard" if t.tensorboard and _tensorboard_available() else None
+        self.accelerator = Accelerator(
+            mixed_precision=_mixed_precision(t.mixed_precision),
+            log_with=log_with,
+            project_dir=str(self.run.path),
+            step_scheduler_with_optimizer=False,  # one scheduler step per optimiser step, any process count
+            dynamo_backend="inductor" if t.compile else "no",
+        )
+        acc = self.accelerator
+        world = acc.num_processes
+        if t.batch_size % (t.grad_accum * world):
+            raise SeqgenError(
+                f"train.batch_size={t.batch_size} is not divisible by train.grad_accum={t.grad_accum} x "
+                f"{world} processes"
+            )
+        self.micro_global = t.batch_size // t.grad_accum
+        set_seed(t.seed)
+        self.data = data or load_run_data(cfg, self.run if cfg.resume else None, splits=("train", "valid"))
+        self.tokenizer = self.data.tokenizer
+        self.pad_id = self.tokenizer.pad_id
+        generator = self._initial_generator()
+        self.max_len = cfg.data.max_len
+        self.order = BatchOrder(len(self.data.train), self.micro_global, t.seed)
+        self._train_ids = self.data.train.with_format(None)
+        optimizer = build_optimizer(generator, t)
+        scheduler = build_scheduler(optimizer, t)
+        self.model, self.optimizer, self.scheduler = acc.prepare(generator, optimizer, scheduler)
+        self.step = 0
+        self.tokens_seen = 0
+        self.best_valid: float | None = None
+        if cfg.resume:
+            self._load_checkpoint()
+        elif acc.is_main_process:
+            self._write_run_files()
+        acc.wait_for_everyone()
+        self.log = MetricsLog(self.run.metrics_file, acc, truncate_after=self.step if cfg.resume else 0)
+        if log_with:
+            acc.init_trackers("tensorboard")
+
+    # ------------------------------------------------------------------------------------------ setup
+    def _check_run_folder(self) -> None:
+        cfg = self.cfg
+        if cfg.resume:
+            saved = self.run.load_config()
+            _check_resumable(saved, cfg)
+            if not self.run.has_checkpoint():
+                raise SeqgenError(f"cannot resume: {self.run.path} has no checkpoint yet")
+        elif self.run.path.exists() and any(self.run.path.iterdir()):
+            raise SeqgenError(
+                f"run folder {self.run.path} is not empty; continue it with resume=true or choose another out="
+            )
+
+    def _initial_generator(self) -> Generator:
+        cfg = self.cfg
+        if cfg.init_from:
+            gen = load_generator(RunFolder(cfg.init_from).generator_for("best"))
+            if gen.vocab_size != self.tokenizer.vocab_size:
+                raise SeqgenError(f"init_from {cfg.init_from}: generator vocabulary does not match its tokenizer")
+            return gen
+        return build_generator(
+            cfg.model, self.tokenizer.vocab_size, pad_id=self.tokenizer.pad_id, bos_id=self.tokenizer.bos_id,
+            eos_id=self.tokenizer.eos_id,
+        )
+
+    def _write_run_files(self) -> None:
+        self.run.path.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(self.run.config_file, _yaml(self.cfg))
+        self.tokenizer.save(self.run.tokenizer_dir)
+        info = {
+            "split_rule": self.data.rule,
+            "train_rows": len(self.data.train),
+            "train_tokens": count_tokens(self.data.train),
+            "valid_tokens": count_tokens(self.data.valid) if self.data.valid is not None else None,
+            "vocab_size": self.tokenizer.vocab_size,
+            "parameters": self.unwrapped.num_parameters(),
+            "processes": self.accelerator.num_processes,
+            "mixed_precision": self.accelerator.mixed_precision,
+        }
+        atomic_write_text(self.run.info_file, json.dumps(info, indent=2) + "\n")
+
+    @property
+    def unwrapped(self) -> Generator:
+        return self.accelerator.unwrap_model(self.model)
+
+    # ------------------------------------------------------------------------------------ checkpoints
+    def save_checkpoint(self) -> None:
+        """Write RUN/checkpoint as a whole: a crash at any point leaves the previous checkpoint loadable."""
+        acc = self.accelerator
+        target = self.run.path / "checkpoint"
+        acc.wait_for_everyone()
+        # The main process makes the temporary folder; every process writes its RNG state into it.
+        tmp = [str(begin_dir(target)) if acc.is_main_process else ""]
+        if acc.num_processes > 1:
+            torch.distributed.broadcast_object_list(tmp, src=0)
+        tmp_dir = Path(tmp[0])
+        try:
+            acc.save_state(str(tmp_dir / "state"))
+            acc.wait_for_everyone()
+            if acc.is_main_process:
+                self.unwrapped.save(tmp_dir / "generator")
+                state = {"step": self.step, "tokens_seen": self.tokens_seen, "best_valid_nll": self.best_valid,
+                         "processes": acc.num_processes}
+                (tmp_dir / "trainer.json").write_text(json.dumps(state, indent=2) + "\n")
+                commit_dir(tmp_dir, target)
+                if self.data.valid is None:  # no validation split: the run's generator is the last one
+                    self.unwrapped.save(self.run.path / "generator")
+        except BaseException:
+            if acc.is_main_process:
+                shutil.rmtree(tmp_dir, ignore_errors=True)
+            raise
+        acc.wait_for_everyone()
+
+    def _load_checkpoint(self) -> None:
+        state = self.run.load_trainer_state()
+        if state.get("processes", 1) != self.accelerator.num_processes:
+            raise SeqgenError(
+                f"cannot resume: the checkpoint was written by {state.get('processes')} processes, this run has "
+                f"{self.accelerator.num_processes}"
+            )
+        try:
+            self.accelerator.load_state(str(self.run.checkpoint_dir / "state"))
+        except Exception as e:  # corrupt or mismatched files: say which, in one line
+            msg = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+            raise SeqgenError(f"cannot resume from {self.run.checkpoint_dir}: corrupt or mismatched state ({msg})"
+                              ) from None
+        self.step = state["step"]
+        self.tokens_seen = state.get("tokens_seen", 0)
+        self.best_valid = state.get("best_valid_nll")
+
+    # ------------------------------------------------------------------------------------------- loop
+    def _micro_batches(self, step: int) -> list[torch.Tensor]:
+        acc, accum = self.accelerator, self.cfg.train.grad_accum
+        out = []
+        for k in range(step * accum, (step + 1) * accum):
+            rows = self.order.rows(k, acc.process_index, acc.num_processes)
+            out.append(collate(self._train_ids[rows]["input_ids"], self.pad_id))
+        return out
+
+    def train_step(self) -> dict[str, float]:
+        acc, t = self.accelerator, self.cfg.train
+        batches = self._micro_batches(self.step)
+        local_tokens = sum(int((b[:, 1:] != self.pad_id).sum()) for b in batches)
+        counts = torch.tensor([float(local_tokens)], device=acc.device)
+        global_tokens = float(acc.reduce(counts, reduction="sum").item()) if acc.num_processes > 1 else counts.item()
+        # DDP averages gradients over processes; multiplying by the process count turns that into a sum.
+        scale = acc.num_processes / max(global_tokens, 1.0)
+        loss_sum = torch.zeros((), device=acc.device)
+        for j, batch in enumerate(batches):
+            sync = nullcontext() if j == len(batches) - 1 else acc.no_sync(self.model)
+            with sync:
+                nll, _ = token_nll_sum(self.model, batch.to(acc.device), self.pad_id)
+                acc.backward(nll * scale)
+            loss_sum += nll.detach().float()
+        if acc.num_processes > 1:
+            loss_sum = acc.reduce(loss_sum, reduction="sum")
+        loss = loss_sum.item() / max(global_tokens, 1.0)
+        grad_norm = self._clip()
+        if not (math.isfinite(loss) and math.isfinite(grad_norm)):
+            what = f"loss={loss}" if not math.isfinite(loss) else f"gradient norm={grad_norm}"
+            if t.on_nonfinite == "stop":
+                raise SeqgenError(
+                    f"non-finite {what} at step {self.step + 1}; training stopped (last checkpoint: "
+                    f"{self.run.path / 'checkpoint'}); try a lower train.lr or train.on_nonfinite=skip"
+                )
+            self.optimizer.zero_grad(set_to_none=True)
+            return {"loss": loss, "skipped": 1.0, "tokens": global_tokens}
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return {"loss": loss, "grad_norm": grad_norm, "tokens": global_tokens}
+
+    def _clip(self) -> float:
+        params = [p for p in self.model.parameters() if p.grad is not None]
+        if self.cfg.train.grad_clip > 0:
+            return float(self.accelerator.clip_grad_norm_(params, self.cfg.train.grad_clip))
+        return float(torch.linalg.vector_norm(torch.stack([p.grad.detach().norm() for p in params])))
+
+    def validate(self) -> dict[str, float] | None:
+        if self.data.valid is None:
+            return None
+        return heldout_nll(
+            self.model, self.data.valid, pad_id=self.pad_id, batch_size=self.micro_global,
+            device=self.accelerator.device, accelerator=self.accelerator,
+            char_level=getattr(self.tokenizer, "is_char_level", False),
+        )
+
+    def _evaluate_and_keep_best(self) -> dict[str, float] | None:
+        acc = self.accelerator
+        valid = self.validate()
+        if valid is not None:
+            self.log.write(self.step, "valid", valid)
+            if self.best_valid is None or valid["nll"] < self.best_valid:
+                self.best_valid = valid["nll"]
+                if acc.is_main_process:
+                    self.unwrapped.save(self.run.path / "generator")
+        if acc.is_main_process and self.cfg.train.num_samples > 0:
+            texts = sample_texts(
+                self.unwrapped, self.tokenizer, self.cfg.train.num_samples, max_len=self.max_len,
+                stream=self.cfg.data.mode == "stream", seed=self.cfg.train.seed * 7919 + self.step,
+            )
+            self.run.samples_dir.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(self.run.samples_dir / f"step-{self.step}.txt", "\n".join(texts) + "\n")
+        acc.wait_for_everyone()
+        return valid
+
+    def fit(self, stop_after: int | None = None) -> TrainResult:
+        """Train to `train.max_steps`; `stop_after` ends early after that many steps (as an interruption)."""
+        t, acc = self.cfg.train, self.accelerator
+        self.model.train()
+        bar = tqdm(total=t.max_steps, initial=self.step, disable=not (t.progress and acc.is_main_process),
+                   desc="train", dynamic_ncols=True)
+        valid, loss, window_tokens, window_start = None, float("nan"), 0.0, time.perf_counter()
+        steps_done = 0
+        while self.step < t.max_steps:
+            m = self.train_step()
+            self.step += 1
+            steps_done += 1
+            self.tokens_seen += int(m["tokens"])
+            window_tokens += m["tokens"]
+            loss = m["loss"]
+            if self.step % t.log_every == 0 or self.step == t.max_steps:
+                elapsed = time.perf_counter() - window_start
+                m["tokens_per_s"] = window_tokens / max(elapsed, 1e-9)
+                m["lr"] = self.scheduler.get_last_lr()[0]
+                m["epoch"] = self.order.epoch_of(self.step * t.grad_accum)
+                self.log.write(self.step, "train", m)
+                bar.set_postfix(loss=f"{loss:.4f}", tok_s=f"{m['tokens_per_s']:.0f}")
+                window_tokens, window_start = 0.0, time.perf_counter()
+            bar.update(1)
+            last = self.step == t.max_steps
+            if (t.eval_every and self.step % t.eval_every == 0) or last:
+                valid = self._evaluate_and_keep_best()
+                self.model.train()
+            if (t.save_every and self.step % t.save_every == 0) or last:
+                self.save_checkpoint()
+            if stop_after is not None and steps_done >= stop_after:
+                break
+        bar.close()
+        if self.step >= t.max_steps:
+            # Not acc.end_training(): it also tears down the process group, which callers may still need.
+            for tracker in acc.trackers:
+                tracker.finish()
+        return TrainResult(self.run.path, self.step, loss, valid, self.best_valid)
+
+
+def _tensorboard_available() -> bool:
+    try:
+        from accelerate.utils import is_tensorboard_available
+
+        return bool(is_tensorboard_available())
+    except ImportError:
+        return False
+
+
+def _yaml(cfg: Config) -> str:
+    import yaml
+
+    return yaml.safe_dump(cfg.to_dict(), sort_keys=False)
+
+
+def train(cfg: Config, *, stop_after: int | None = None) -> TrainResult:
+    """Train a generator as `cfg` says (the Python API of `seqgen train`)."""
+    return Trainer(cfg).fit(stop_after=stop_after)
