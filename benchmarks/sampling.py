@@ -54,24 +54,29 @@ def hf_generate(gen: Generator, n: int, max_len: int) -> torch.Tensor:
     )
 
 
-def time_best(
-    fn: Callable[[int], torch.Tensor], length: int, repeats: int, warmup_length: int
-) -> tuple[float, torch.Tensor]:
-    """Best wall time of `repeats` runs of fn(length), after one warm-up run of fn(warmup_length)."""
-    fn(warmup_length)  # allocator, kernels, lazy init
-    best, out = float("inf"), None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn(length)
-        best = min(best, time.perf_counter() - t0)
-    return best, out
+def time_runs(
+    runs: dict[str, tuple[Callable[[int], torch.Tensor], int, int]], length: int
+) -> dict[str, float]:
+    """Best wall time per method. Each method is warmed up (fn(warm-up length)), then the timed runs of all
+    methods are interleaved, so a burst of load from other processes hits every method alike."""
+    for fn, _, warm in runs.values():
+        fn(warm)  # allocator, kernels, lazy init
+    best = dict.fromkeys(runs, float("inf"))
+    for r in range(max(repeats for _, repeats, _ in runs.values())):
+        for method, (fn, repeats, _) in runs.items():
+            if r < repeats:
+                t0 = time.perf_counter()
+                out = fn(length)
+                best[method] = min(best[method], time.perf_counter() - t0)
+                assert out.shape[1] == length, (method, tuple(out.shape))
+    return best
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--length", type=int, default=128)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -112,10 +117,7 @@ def main() -> None:
         }
         if gen.kind == "transformer":
             runs["lm.generate"] = (lambda m, g=gen: hf_generate(g, n, m), args.repeats, L)
-        secs = {}
-        for method, (fn, repeats, warm) in runs.items():
-            secs[method], out = time_best(fn, L, repeats, warm)
-            assert out.shape == (n, L), (method, tuple(out.shape))
+        secs = time_runs(runs, L)
         tokens = n * (L - 1)
         for method, s in secs.items():
             vs_re = secs["recompute prefix"] / s

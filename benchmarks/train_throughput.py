@@ -90,10 +90,18 @@ def time_steps(step, n: int) -> float:
 
 
 def flops_per_token(model: nn.Module, kind: str, vocab: int) -> float:
-    mats = sum(p.numel() for n, p in model.named_parameters() if p.dim() >= 2 and "wpe" not in n and "emb" not in n)
+    mats = sum(
+        p.numel() for n, p in model.named_parameters() if p.dim() >= 2 and "wpe" not in n and "emb" not in n
+    )
     if kind == "transformer":
-        mats = sum(p.numel() for n, p in model.named_parameters() if p.dim() >= 2 and "wte" not in n
-                   and "wpe" not in n) + vocab * 256  # tied head counts once as a matmul
+        mats = (
+            sum(
+                p.numel()
+                for n, p in model.named_parameters()
+                if p.dim() >= 2 and "wte" not in n and "wpe" not in n
+            )
+            + vocab * 256
+        )  # tied head counts once as a matmul
         return 6 * mats + 6 * 4 * 256 * SEQ  # + attention scores and weighted sums (fwd+bwd)
     return 6 * mats
 
@@ -102,15 +110,35 @@ def bench(kind: str, args: argparse.Namespace, corpus: str, peak: float, out: Pa
     from seqgen.config import load_config
     from seqgen.training.trainer import Trainer
 
-    model_keys = (["model.kind=lstm", "model.emb_dim=128", "model.hidden_dim=512"] if kind == "lstm" else
-                  ["model.kind=transformer", "model.num_layers=4", "model.d_model=256", "model.num_heads=4",
-                   "model.context=128"])
-    cfg = load_config(None, [
-        f"data.train={corpus}", "data.mode=stream", f"data.max_len={SEQ + 1}", "tokenizer.kind=char",
-        f"train.batch_size={BATCH}", "train.max_steps=100000", "train.progress=false", "train.tensorboard=false",
-        "train.eval_every=0", "train.save_every=0", f"train.compile={str(args.compile).lower()}",
-        f"out={out / kind}", *model_keys,
-    ])
+    model_keys = (
+        ["model.kind=lstm", "model.emb_dim=128", "model.hidden_dim=512"]
+        if kind == "lstm"
+        else [
+            "model.kind=transformer",
+            "model.num_layers=4",
+            "model.d_model=256",
+            "model.num_heads=4",
+            "model.context=128",
+        ]
+    )
+    cfg = load_config(
+        None,
+        [
+            f"data.train={corpus}",
+            "data.mode=stream",
+            f"data.max_len={SEQ + 1}",
+            "tokenizer.kind=char",
+            f"train.batch_size={BATCH}",
+            "train.max_steps=100000",
+            "train.progress=false",
+            "train.tensorboard=false",
+            "train.eval_every=0",
+            "train.save_every=0",
+            f"train.compile={str(args.compile).lower()}",
+            f"out={out / kind}",
+            *model_keys,
+        ],
+    )
     trainer = Trainer(cfg)
     vocab = trainer.tokenizer.vocab_size
     data = torch.tensor(trainer.data.train["input_ids"], dtype=torch.long)
@@ -120,8 +148,18 @@ def bench(kind: str, args: argparse.Namespace, corpus: str, peak: float, out: Pa
     else:
         from transformers import GPT2Config, GPT2LMHeadModel
 
-        plain_model = GPT2LMHeadModel(GPT2Config(vocab_size=vocab, n_positions=128, n_embd=256, n_layer=4,
-                                                 n_head=4, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0))
+        plain_model = GPT2LMHeadModel(
+            GPT2Config(
+                vocab_size=vocab,
+                n_positions=128,
+                n_embd=256,
+                n_layer=4,
+                n_head=4,
+                resid_pdrop=0.0,
+                embd_pdrop=0.0,
+                attn_pdrop=0.0,
+            )
+        )
     if args.compile:
         plain_model = torch.compile(plain_model)
     plain = plain_step_fn(plain_model, data)
@@ -136,8 +174,11 @@ def bench(kind: str, args: argparse.Namespace, corpus: str, peak: float, out: Pa
     tokens = BATCH * SEQ
     fpt = flops_per_token(trainer.unwrapped, kind, vocab)
     return {
-        "seqgen tok/s": tokens / ours_s, "plain tok/s": tokens / plain_s, "ratio": plain_s / ours_s,
-        "seqgen %peak": 100 * fpt * tokens / ours_s / peak, "plain %peak": 100 * fpt * tokens / plain_s / peak,
+        "seqgen tok/s": tokens / ours_s,
+        "plain tok/s": tokens / plain_s,
+        "ratio": plain_s / ours_s,
+        "seqgen %peak": 100 * fpt * tokens / ours_s / peak,
+        "plain %peak": 100 * fpt * tokens / plain_s / peak,
         "params M": trainer.unwrapped.num_parameters() / 1e6,
     }
 
@@ -151,16 +192,21 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(max(1, torch.get_num_threads()))
     peak = matmul_peak()
-    print(f"threads {torch.get_num_threads()}; measured fp32 matmul peak {peak / 1e9:.1f} GFLOP/s; "
-          f"batch {BATCH} x {SEQ} tokens; compile={args.compile}")
-    print(f"| model | params | seqgen tok/s | plain tok/s | seqgen/plain | seqgen % peak | plain % peak |")
+    print(
+        f"threads {torch.get_num_threads()}; measured fp32 matmul peak {peak / 1e9:.1f} GFLOP/s; "
+        f"batch {BATCH} x {SEQ} tokens; compile={args.compile}"
+    )
+    print("| model | params | seqgen tok/s | plain tok/s | seqgen/plain | seqgen % peak | plain % peak |")
     print("|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         corpus = corpus_file(Path(tmp))
         for kind in args.models.split(","):
             r = bench(kind, args, corpus, peak, Path(tmp))
-            print(f"| {kind} | {r['params M']:.2f}M | {r['seqgen tok/s']:.0f} | {r['plain tok/s']:.0f} | "
-                  f"{r['ratio']:.3f} | {r['seqgen %peak']:.1f} | {r['plain %peak']:.1f} |", flush=True)
+            print(
+                f"| {kind} | {r['params M']:.2f}M | {r['seqgen tok/s']:.0f} | {r['plain tok/s']:.0f} | "
+                f"{r['ratio']:.3f} | {r['seqgen %peak']:.1f} | {r['plain %peak']:.1f} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""`python -m seqgen ...` is the `seqgen` command (also what torchrun runs: `torchrun ... -m seqgen train ...`)."""
+"""`python -m seqgen ...` is the `seqgen` command (and what `torchrun ... -m seqgen train ...` runs)."""
 
 import sys
 

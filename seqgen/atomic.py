@@ -3,7 +3,8 @@
 `atomic_dir(target)` yields a temporary sibling folder to write into. When the block ends without error the
 old folder (if any) is moved aside, the new one renamed into place and the old one deleted. Renames within one
 file system are atomic; the only window is between the two renames, and `recover_dir` (called by every loader)
-restores the old folder if a crash happened exactly there. If the block raises, the temporary folder is removed
+restores the old folder if a crash happened exactly there. If the block raises, the temporary folder is
+removed
 and the previous folder is untouched.
 """
 
@@ -21,7 +22,7 @@ def _aside(target: Path) -> Path:
 
 
 def recover_dir(target: str | Path) -> Path:
-    """Return `target`, first restoring it from its moved-aside copy if a save died between the two renames."""
+    """Return `target`, first restoring it from its moved-aside copy if a save died between the renames."""
     target = Path(target)
     old = _aside(target)
     if not target.exists() and old.exists():
@@ -41,9 +42,18 @@ def begin_dir(target: str | Path) -> Path:
     return tmp
 
 
+def _fsync_tree(folder: Path) -> None:
+    # Data on disk before the rename makes it visible; otherwise a power cut could expose empty files.
+    for path in folder.rglob("*"):
+        if path.is_file():
+            with open(path, "rb") as f:
+                os.fsync(f.fileno())
+
+
 def commit_dir(tmp: Path, target: str | Path) -> None:
     """Replace `target` by the fully written `tmp` (old folder moved aside first, then deleted)."""
     target = Path(target)
+    _fsync_tree(tmp)
     old = _aside(target)
     if old.exists():
         shutil.rmtree(old)
@@ -59,10 +69,10 @@ def atomic_dir(target: str | Path) -> Iterator[Path]:
     tmp = begin_dir(target)
     try:
         yield tmp
+        commit_dir(tmp, target)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)  # the old folder is intact (or restored by recover_dir)
         raise
-    commit_dir(tmp, target)
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:

@@ -61,8 +61,16 @@ def cmd_sample(args: argparse.Namespace) -> int:
     tok = load_tokenizer(run.tokenizer_dir)
     gen = load_generator(run.generator_for(args.checkpoint)).to(_device(args.device))
     texts = sample_texts(
-        gen, tok, args.n, max_len=args.max_len or cfg.data.max_len, stream=cfg.data.mode == "stream",
-        prefix=args.prefix, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed,
+        gen,
+        tok,
+        args.n,
+        max_len=args.max_len or cfg.data.max_len,
+        stream=cfg.data.mode == "stream",
+        prefix=args.prefix,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        seed=args.seed,
     )
     sep = "\n\n" if cfg.data.mode == "stream" else "\n"
     text = sep.join(texts) + "\n"
@@ -80,8 +88,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from seqgen.evaluation import evaluate_run
 
     result = evaluate_run(
-        args.run, split=args.split, checkpoint=args.checkpoint, batch_size=args.batch_size,
-        device=_device(args.device), num_samples=args.num_samples, seed=args.seed,
+        args.run,
+        split=args.split,
+        checkpoint=args.checkpoint,
+        batch_size=args.batch_size,
+        device=_device(args.device),
+        num_samples=args.num_samples,
+        seed=args.seed,
     )
     text = json.dumps(result, indent=2) + "\n"
     if args.output:
@@ -101,7 +114,11 @@ def cmd_tokenizer_train(args: argparse.Namespace) -> int:
     for src in args.input:
         texts.extend(load_corpus(src)["text"])
     tok = train_tokenizer(
-        args.kind, texts, vocab_size=args.vocab_size, model_type=args.model_type, min_freq=args.min_freq,
+        args.kind,
+        texts,
+        vocab_size=args.vocab_size,
+        model_type=args.model_type,
+        min_freq=args.min_freq,
         max_vocab=args.max_vocab,
     )
     tok.save(args.out)
@@ -117,12 +134,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     t = sub.add_parser(
-        "train", help="train a generator",
+        "train",
+        help="train a generator",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="seqgen train [RECIPE.yaml] [KEY=VALUE ...]\n\nConfig keys (KEY=VALUE overrides the recipe):\n"
-        + help_text(),
+        description="seqgen train [RECIPE.yaml] [KEY=VALUE ...]\n\n"
+        "Config keys (KEY=VALUE overrides the recipe):\n" + help_text(),
     )
-    t.add_argument("items", nargs="*", metavar="[RECIPE.yaml] KEY=VALUE", help="optional recipe, then overrides")
+    t.add_argument(
+        "items", nargs="*", metavar="[RECIPE.yaml] KEY=VALUE", help="optional recipe, then overrides"
+    )
     t.set_defaults(func=cmd_train)
 
     s = sub.add_parser("sample", help="sample text from a run's generator")
@@ -133,19 +153,27 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass (1 = off)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--prefix", default=None, help="text every sample starts with")
-    s.add_argument("--max-len", type=int, default=0, help="tokens per sample incl. BOS (default: data.max_len)")
+    s.add_argument(
+        "--max-len", type=int, default=0, help="tokens per sample incl. BOS (default: data.max_len)"
+    )
     s.add_argument("--checkpoint", default="best", choices=["best", "last"])
     s.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     s.add_argument("-o", "--output", default=None, help="write samples to this file instead of stdout")
     s.set_defaults(func=cmd_sample)
 
-    e = sub.add_parser("evaluate", help="held-out likelihood of a run (and sample metrics on the caption language)")
+    e = sub.add_parser(
+        "evaluate", help="held-out likelihood of a run (and sample metrics on the caption language)"
+    )
     e.add_argument("run", help="run folder")
     e.add_argument("--split", default="test", choices=["train", "valid", "test"])
     e.add_argument("--checkpoint", default="best", choices=["best", "last"])
     e.add_argument("--batch-size", type=int, default=64)
-    e.add_argument("--num-samples", type=int, default=1000,
-                   help="samples for sample metrics on the caption language (0 = none)")
+    e.add_argument(
+        "--num-samples",
+        type=int,
+        default=1000,
+        help="samples for sample metrics on the caption language (0 = none)",
+    )
     e.add_argument("--seed", type=int, default=0, help="seed of those samples")
     e.add_argument("--device", default=None)
     e.add_argument("-o", "--output", default=None, help="also write the JSON to this file")

@@ -74,7 +74,9 @@ class ModelConfig:
     hidden_dim: int = _f(256, "RNN hidden size")
     num_layers: int = _f(1, "RNN or Transformer layers")
     dropout: float = _f(0.0, "dropout probability")
-    tie_embeddings: bool = _f(False, "RNN: share input embedding and output projection (needs emb_dim == hidden_dim)")
+    tie_embeddings: bool = _f(
+        False, "RNN: share input embedding and output projection (needs emb_dim == hidden_dim)"
+    )
     d_model: int = _f(256, "Transformer width")
     num_heads: int = _f(4, "Transformer attention heads")
     context: int = _f(128, "Transformer maximum sequence length (positions)")
@@ -94,13 +96,17 @@ class TrainConfig:
     min_lr_ratio: float = _f(0.1, "cosine schedule floor as a fraction of lr")
     grad_clip: float = _f(1.0, "clip the global gradient norm to this (0 = off)")
     seed: int = _f(0, "seed for initialisation, data order and sampling")
-    eval_every: int = _f(200, "validate (and keep the best generator) every this many steps; 0 = only at the end")
+    eval_every: int = _f(
+        200, "validate (and keep the best generator) every this many steps; 0 = only at the end"
+    )
     save_every: int = _f(200, "write the resumable checkpoint every this many steps; 0 = only at the end")
     log_every: int = _f(10, "log training metrics every this many steps")
     num_samples: int = _f(5, "samples written to samples/ at each validation")
     mixed_precision: str = _f("auto", "auto (bf16 on GPU, fp32 on CPU), no or bf16", ("auto", "no", "bf16"))
     compile: bool = _f(False, "torch.compile the generator")
-    on_nonfinite: str = _f("stop", "a non-finite loss: stop (naming the step) or skip the step", ("stop", "skip"))
+    on_nonfinite: str = _f(
+        "stop", "a non-finite loss: stop (naming the step) or skip the step", ("stop", "skip")
+    )
     tensorboard: bool = _f(True, "also log to TensorBoard through Accelerate when it is installed")
     progress: bool = _f(True, "show a progress bar")
 
@@ -138,9 +144,11 @@ def _is_optional(tp: Any) -> bool:
 
 
 def _coerce(key: str, tp: Any, value: Any, raw: str | None = None) -> Any:
-    """Check `value` against the field type `tp`. Ints are accepted for floats, and so are strings that read as
-    floats ('1e-3': YAML 1.1 reads that as a string); a string field given on the command line keeps the text as
-    typed (`out=007` stays '007'). Nothing else is converted."""
+    """Check `value` against the field type `tp`.
+
+    Ints are accepted for floats, and so are strings that read as floats ('1e-3': YAML 1.1 reads that as a
+    string); a string field given on the command line keeps the text as typed (`out=007` stays '007').
+    Nothing else is converted."""
     if _is_optional(tp):
         if value is None:
             return None
@@ -196,7 +204,9 @@ def _apply(obj: Any, key: str, value: Any, raw: str | None = None) -> None:
             tp = hints[part]
             if dataclasses.is_dataclass(tp):
                 if not isinstance(value, dict):
-                    raise SeqgenError(f"config key '{key}' is a section; give its keys, e.g. '{key}.KEY=VALUE'")
+                    raise SeqgenError(
+                        f"config key '{key}' is a section; give its keys, e.g. '{key}.KEY=VALUE'"
+                    )
                 for k, v in value.items():
                     _apply(obj, f"{key}.{k}", v)
                 return
@@ -275,9 +285,13 @@ def validate(cfg: Config) -> None:
     for key, v in positive.items():
         if v < 1:
             raise SeqgenError(f"config key '{key}' must be at least 1, got {v}")
-    for key, v in {"train.warmup_steps": t.warmup_steps, "train.eval_every": t.eval_every,
-                   "train.save_every": t.save_every, "train.log_every": t.log_every,
-                   "data.holdout": d.holdout}.items():
+    for key, v in {
+        "train.warmup_steps": t.warmup_steps,
+        "train.eval_every": t.eval_every,
+        "train.save_every": t.save_every,
+        "train.log_every": t.log_every,
+        "data.holdout": d.holdout,
+    }.items():
         if v < 0:
             raise SeqgenError(f"config key '{key}' must not be negative, got {v}")
     if t.lr <= 0:
@@ -285,9 +299,7 @@ def validate(cfg: Config) -> None:
     if not 0.0 <= m.dropout < 1.0:
         raise SeqgenError(f"config key 'model.dropout' must be in [0, 1), got {m.dropout}")
     if t.batch_size % t.grad_accum:
-        raise SeqgenError(
-            f"train.grad_accum={t.grad_accum} does not divide train.batch_size={t.batch_size}"
-        )
+        raise SeqgenError(f"train.grad_accum={t.grad_accum} does not divide train.batch_size={t.batch_size}")
     if d.max_len < 2:
         raise SeqgenError("config key 'data.max_len' must be at least 2 (BOS and one token)")
     if m.kind == "transformer":
@@ -300,7 +312,8 @@ def validate(cfg: Config) -> None:
             )
     if m.tie_embeddings and m.kind in ("lstm", "gru") and m.emb_dim != m.hidden_dim:
         raise SeqgenError(
-            f"model.tie_embeddings needs model.emb_dim == model.hidden_dim (got {m.emb_dim} and {m.hidden_dim})"
+            "model.tie_embeddings needs model.emb_dim == model.hidden_dim "
+            f"(got {m.emb_dim} and {m.hidden_dim})"
         )
 
 
@@ -317,7 +330,9 @@ def help_text() -> str:
             default = getattr(obj, f.name)
             choices = f.metadata.get("choices")
             extra = f" [{'|'.join(choices)}]" if choices else ""
-            lines.append(f"  {prefix + f.name} ({_type_name(tp)}, default {default!r}){extra}: {f.metadata['help']}")
+            lines.append(
+                f"  {prefix + f.name} ({_type_name(tp)}, default {default!r}){extra}: {f.metadata['help']}"
+            )
 
     walk(Config, Config(), "")
     return "\n".join(lines)

@@ -17,13 +17,33 @@ from seqgen.errors import SeqgenError
 
 # Sized so that both trainings and their evaluation take well under 5 minutes on 2 CPU cores.
 MODELS = {
-    "lstm": ["model.kind=lstm", "model.emb_dim=128", "model.hidden_dim=256", "train.lr=3e-3",
-             "train.max_steps=1200"],
-    "transformer": ["model.kind=transformer", "model.num_layers=2", "model.d_model=128", "model.num_heads=4",
-                    "model.context=64", "train.lr=2e-3", "train.max_steps=1000"],
+    "lstm": [
+        "model.kind=lstm",
+        "model.emb_dim=128",
+        "model.hidden_dim=256",
+        "train.lr=3e-3",
+        "train.max_steps=1200",
+    ],
+    "transformer": [
+        "model.kind=transformer",
+        "model.num_layers=2",
+        "model.d_model=128",
+        "model.num_heads=4",
+        "model.context=64",
+        "train.lr=2e-3",
+        "train.max_steps=1000",
+    ],
 }
-COMMON = ["train.batch_size=64", "train.warmup_steps=50", "train.eval_every=200", "train.save_every=0",
-          "train.log_every=50", "data.max_len=32", "tokenizer.kind=word", "train.weight_decay=0.01"]
+COMMON = [
+    "train.batch_size=64",
+    "train.warmup_steps=50",
+    "train.eval_every=200",
+    "train.save_every=0",
+    "train.log_every=50",
+    "data.max_len=32",
+    "tokenizer.kind=word",
+    "train.weight_decay=0.01",
+]
 
 
 def run_demo(data: str | None, out: Path, samples: int = 10) -> None:
@@ -67,7 +87,14 @@ def print_table(rows: list, data: str | None) -> None:
         head += ["oracle NLL/tok (1k samples)", "valid samples", "distinct samples"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, params, steps, seconds, ev in rows:
-        cells = [name, f"{params / 1e6:.2f}M", str(steps), f"{seconds:.0f}", f"{ev['nll']:.3f}", f"{ev['ppl']:.2f}"]
+        cells = [
+            name,
+            f"{params / 1e6:.2f}M",
+            str(steps),
+            f"{seconds:.0f}",
+            f"{ev['nll']:.3f}",
+            f"{ev['ppl']:.2f}",
+        ]
         if oracle:
             s = ev["samples"]
             cells += [f"{s['oracle_nll']:.3f}", f"{s['valid_fraction']:.3f}", f"{s['distinct_fraction']:.3f}"]
@@ -75,9 +102,14 @@ def print_table(rows: list, data: str | None) -> None:
     print()
     if oracle:
         opt = rows[0][4]["samples"]["oracle_optimal_nll"]
-        print("Caption language (embedded): held-out NLL in nats/token (EOS counted) on the test split; oracle NLL "
-              "is -log P(x) per token of valid samples under the true language")
-        print(f"(a perfect model scores {opt:.3f} on both); valid = share of samples the language can generate.")
+        print(
+            "Caption language (embedded): held-out NLL in nats/token (EOS counted) on the test split; "
+            "oracle NLL "
+            "is -log P(x) per token of valid samples under the true language"
+        )
+        print(
+            f"(a perfect model scores {opt:.3f} on both); valid = share of samples the language can generate."
+        )
     else:
         print(f"Corpus {data}: held-out NLL in nats/token (EOS counted) on the test split.")
     print("\n".join(lines))
@@ -85,7 +117,9 @@ def print_table(rows: list, data: str | None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m seqgen.demo", description=__doc__)
-    p.add_argument("--data", default=None, help="your corpus (one sentence a line); default: the caption language")
+    p.add_argument(
+        "--data", default=None, help="your corpus (one sentence a line); default: the caption language"
+    )
     p.add_argument("--out", default="runs/demo", help="where the run folders go (replaced)")
     args = p.parse_args(argv)
     try:

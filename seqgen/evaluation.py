@@ -1,5 +1,6 @@
 """`seqgen evaluate RUN`: held-out likelihood of a run's generator, plus oracle sample metrics when the run
-was trained on the embedded caption language. Every setting needed to reproduce the numbers goes in the output.
+was trained on the embedded caption language. Every setting needed to reproduce the numbers goes in the
+output.
 """
 
 from __future__ import annotations
@@ -37,20 +38,29 @@ def evaluate_run(
         raise SeqgenError(f"run {run.path} has no {split} split (set data.{split} when training)")
     gen = load_generator(gen_dir).to(device)
     if gen.vocab_size != data.tokenizer.vocab_size:
-        raise SeqgenError(f"generator in {gen_dir} does not match the run's tokenizer (vocabulary sizes differ)")
+        raise SeqgenError(
+            f"generator in {gen_dir} does not match the run's tokenizer (vocabulary sizes differ)"
+        )
     result: dict[str, Any] = {
         "run": str(run.path),
         "checkpoint": checkpoint,
         "split": split,
         "split_rule": data.rule,
-        **heldout_nll(gen, ds, pad_id=data.tokenizer.pad_id, batch_size=batch_size, device=device,
-                      char_level=getattr(data.tokenizer, "is_char_level", False)),
+        **heldout_nll(
+            gen,
+            ds,
+            pad_id=data.tokenizer.pad_id,
+            batch_size=batch_size,
+            device=device,
+            char_level=getattr(data.tokenizer, "is_char_level", False),
+        ),
     }
     if cfg.data.train == "caption" and num_samples > 0 and cfg.data.mode == "sentence":
         from seqgen.metrics.caption_oracle import caption_sample_metrics
         from seqgen.text_sampling import sample_texts
 
-        texts = sample_texts(gen, data.tokenizer, num_samples, max_len=cfg.data.max_len, seed=seed,
-                             temperature=temperature)
+        texts = sample_texts(
+            gen, data.tokenizer, num_samples, max_len=cfg.data.max_len, seed=seed, temperature=temperature
+        )
         result["samples"] = {"seed": seed, "temperature": temperature, **caption_sample_metrics(texts)}
     return result

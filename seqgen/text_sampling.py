@@ -1,7 +1,7 @@
 """Text in, text out around `Generator.sample`: prefixes are encoded, samples decoded.
 
-In sentence mode a sample ends at EOS; in stream mode (char-level books) EOS marks a line end, so sampling runs
-through it to the requested length and EOS is rendered as a newline.
+In sentence mode a sample ends at EOS; in stream mode (char-level books) EOS marks a line end, so sampling
+runs through it to the requested length and EOS is rendered as a newline.
 """
 
 from __future__ import annotations
@@ -57,8 +57,14 @@ def sample_texts(
     while len(out) < n:
         k = min(batch_size, n - len(out))
         ids = generator.sample(
-            k, max_len, prefix=prefix_ids, temperature=temperature, top_k=top_k, top_p=top_p,
-            generator=g, stop_at_eos=not stream,
+            k,
+            max_len,
+            prefix=prefix_ids,
+            temperature=temperature,
+            top_k=top_k,
+            top_p=top_p,
+            generator=g,
+            stop_at_eos=not stream,
         )
         out += [decode_sample(tokenizer, row, stream=stream) for row in ids.tolist()]
     return out

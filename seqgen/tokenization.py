@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
-import shutil
-import uuid
 import warnings
 from abc import ABC, abstractmethod
 from collections import Counter
@@ -24,6 +21,7 @@ from typing import Any, ClassVar
 
 import sentencepiece as spm
 
+from seqgen.atomic import atomic_dir
 from seqgen.errors import SeqgenError
 
 PAD_ID, BOS_ID, EOS_ID, UNK_ID = 0, 1, 2, 3
@@ -397,33 +395,12 @@ def _load_sentencepiece(path: Path, cfg: dict[str, Any]) -> SentencePieceTokeniz
 
 
 def _write_folder_atomically(target: Path, files: dict[str, bytes]) -> None:
-    """Write `files` into a fresh sibling folder, then rename it to `target`.
-
-    An interrupted save leaves either the old folder or the new one, never a half-written one (between the two
-    renames of an overwrite, the old version survives as a hidden ``.NAME.old-*`` sibling). A non-empty folder
-    that is not a tokenizer folder is never replaced, so a mistyped path cannot wipe a run folder.
-    """
+    """Write `files` as the folder `target`, atomically (seqgen.atomic). A non-empty folder that is not a
+    tokenizer folder is never replaced, so a mistyped path cannot wipe a run folder."""
     if target.exists() and not target.is_dir():
         raise SeqgenError(f"cannot save a tokenizer to {target}: it is a file, not a folder")
     if target.is_dir() and any(target.iterdir()) and not (target / CONFIG_NAME).is_file():
         raise SeqgenError(f"refusing to replace {target}: it is not empty and is not a tokenizer folder")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tag = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    tmp = target.parent / f".{target.name}.tmp-{tag}"
-    tmp.mkdir()
-    try:
+    with atomic_dir(target) as tmp:
         for name, data in files.items():
-            with open(tmp / name, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-        if target.exists():
-            old = target.parent / f".{target.name}.old-{tag}"
-            os.rename(target, old)
-            os.rename(tmp, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+            (tmp / name).write_bytes(data)

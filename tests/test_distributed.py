@@ -10,7 +10,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import torch
 
 from seqgen.config import load_config
@@ -18,10 +17,24 @@ from seqgen.models import load_generator
 from seqgen.training.trainer import train
 
 ROOT = Path(__file__).resolve().parents[1]
-COMMON = ["data.caption_sentences=400", "data.holdout=40", "data.max_len=20", "model.kind=lstm", "model.emb_dim=16",
-          "model.hidden_dim=32", "train.batch_size=16", "train.grad_accum=2", "train.max_steps=6",
-          "train.warmup_steps=1", "train.lr=1e-2", "train.progress=false", "train.tensorboard=false",
-          "train.num_samples=0", "train.eval_every=3", "train.save_every=3"]
+COMMON = [
+    "data.caption_sentences=400",
+    "data.holdout=40",
+    "data.max_len=20",
+    "model.kind=lstm",
+    "model.emb_dim=16",
+    "model.hidden_dim=32",
+    "train.batch_size=16",
+    "train.grad_accum=2",
+    "train.max_steps=6",
+    "train.warmup_steps=1",
+    "train.lr=1e-2",
+    "train.progress=false",
+    "train.tensorboard=false",
+    "train.num_samples=0",
+    "train.eval_every=3",
+    "train.save_every=3",
+]
 
 
 def free_port() -> int:
@@ -32,8 +45,18 @@ def free_port() -> int:
 
 def torchrun(*args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "ACCELERATE_USE_CPU": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
-           "--master_port", str(free_port()), *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_addr",
+        "127.0.0.1",
+        "--master_port",
+        str(free_port()),
+        *args,
+    ]
     proc = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc

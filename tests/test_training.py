@@ -14,15 +14,30 @@ from seqgen.models import load_generator
 from seqgen.training.trainer import Trainer, train
 
 TINY_LSTM = ["model.kind=lstm", "model.emb_dim=16", "model.hidden_dim=32"]
-TINY_GPT = ["model.kind=transformer", "model.num_layers=1", "model.d_model=16", "model.num_heads=2",
-            "model.context=32"]
+TINY_GPT = [
+    "model.kind=transformer",
+    "model.num_layers=1",
+    "model.d_model=16",
+    "model.num_heads=2",
+    "model.context=32",
+]
 QUIET = ["train.progress=false", "train.tensorboard=false", "train.num_samples=0", "train.log_every=1"]
 
 
 def cfg_for(tmp_path, name, *extra, corpus=None):
     data = [f"data.train={corpus}"] if corpus else ["data.caption_sentences=400", "data.holdout=50"]
-    return load_config(None, [*data, "data.max_len=24", "train.batch_size=16", "train.warmup_steps=2",
-                              *QUIET, f"out={tmp_path / name}", *extra])
+    return load_config(
+        None,
+        [
+            *data,
+            "data.max_len=24",
+            "train.batch_size=16",
+            "train.warmup_steps=2",
+            *QUIET,
+            f"out={tmp_path / name}",
+            *extra,
+        ],
+    )
 
 
 def params(run_or_model):
@@ -43,12 +58,22 @@ def test_mle_learns_on_caption_language(tmp_path, model):
     assert any(not torch.equal(before[k], after[k]) for k in before)
     # the run folder is complete and the best generator loads on its own
     run = tmp_path / "run"
-    for name in ("config.yaml", "run.json", "tokenizer/tokenizer.json", "generator/config.json",
-                 "checkpoint/trainer.json", "metrics.jsonl"):
+    for name in (
+        "config.yaml",
+        "run.json",
+        "tokenizer/tokenizer.json",
+        "generator/config.json",
+        "checkpoint/trainer.json",
+        "metrics.jsonl",
+    ):
         assert (run / name).exists(), name
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     valid = [r for r in records if r["split"] == "valid"]
-    assert valid and math.isfinite(valid[-1]["nll"]) and valid[-1]["nll"] < math.log(trainer.tokenizer.vocab_size)
+    assert (
+        valid
+        and math.isfinite(valid[-1]["nll"])
+        and valid[-1]["nll"] < math.log(trainer.tokenizer.vocab_size)
+    )
     assert load_generator(run / "generator").vocab_size == trainer.tokenizer.vocab_size
 
 
@@ -56,14 +81,22 @@ def test_gradient_accumulation_normalises_by_tokens_of_the_whole_step(tmp_path):
     # Sentences of very different lengths: a mean of micro-batch means would weight short ones more.
     corpus = tmp_path / "c.txt"
     g = torch.Generator().manual_seed(0)
-    words = ["w%d" % i for i in range(12)]
+    words = [f"w{i}" for i in range(12)]
     lines = []
     for i in range(64):
         n = 1 + (i % 4) * 6
         lines.append(" ".join(words[j] for j in torch.randint(12, (n,), generator=g).tolist()))
     corpus.write_text("\n".join(lines) + "\n")
-    common = [*TINY_LSTM, "train.max_steps=3", "train.lr=1e-2", "train.grad_clip=0", "data.holdout=0",
-              "tokenizer.kind=word", "data.valid=" + str(corpus), "data.test=" + str(corpus)]
+    common = [
+        *TINY_LSTM,
+        "train.max_steps=3",
+        "train.lr=1e-2",
+        "train.grad_clip=0",
+        "data.holdout=0",
+        "tokenizer.kind=word",
+        "data.valid=" + str(corpus),
+        "data.test=" + str(corpus),
+    ]
     a = train(cfg_for(tmp_path, "a", *common, "train.grad_accum=1", corpus=corpus))
     b = train(cfg_for(tmp_path, "b", *common, "train.grad_accum=4", corpus=corpus))
     pa, pb = params(a.run / "checkpoint" / "generator"), params(b.run / "checkpoint" / "generator")

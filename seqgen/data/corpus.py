@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from seqgen.data.progress import MIN_BYTES, datasets_progress
 from seqgen.errors import SeqgenError
 
 if TYPE_CHECKING:
@@ -162,7 +163,8 @@ def _load_files(files: list[Path], *, keep_blank: bool, source: str) -> Dataset:
 
     def build(cache_dir: str | None) -> Dataset:
         try:
-            return Dataset.from_generator(cache_dir=cache_dir, **kwargs)
+            with datasets_progress(sum(st[1] for st in stamps) >= MIN_BYTES):
+                return Dataset.from_generator(cache_dir=cache_dir, **kwargs)
         except DatasetGenerationError as e:
             if isinstance(e.__cause__, SeqgenError):
                 raise e.__cause__ from None

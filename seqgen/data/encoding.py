@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from seqgen.data.progress import MIN_ROWS, datasets_progress
 from seqgen.errors import SeqgenError
 
 if TYPE_CHECKING:
@@ -209,7 +210,8 @@ def _cached_map(ds: Dataset, fn: Callable, **kwargs: Any) -> Dataset:
     attempts: list[dict[str, Any]] = [{"load_from_cache_file": False}, {"keep_in_memory": True}]
     while True:
         try:
-            return ds.map(fn, **kwargs)
+            with datasets_progress(len(ds) >= MIN_ROWS):
+                return ds.map(fn, **kwargs)
         except (OSError, ValueError) as e:
             if not attempts:
                 raise

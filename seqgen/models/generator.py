@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -18,6 +15,7 @@ import torch.nn.functional as F
 from transformers import PreTrainedModel
 from transformers.utils import logging as hf_logging
 
+from seqgen.atomic import atomic_dir
 from seqgen.errors import SeqgenError
 from seqgen.models.rnn import RNNForCausalLM
 from seqgen.models.sampling import build_processors, sample_incremental, start_rows
@@ -173,24 +171,5 @@ class Generator(torch.nn.Module):
         never leaves a half-written folder at `directory`; an existing folder is replaced only once the new
         one is complete.
         """
-        target = Path(directory)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tag = uuid.uuid4().hex[:8]
-        tmp = target.with_name(f".{target.name}.tmp-{tag}")
-        old = target.with_name(f".{target.name}.old-{tag}")
-        try:
-            with quiet_transformers():
-                self.lm.save_pretrained(tmp)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        if target.exists():
-            target.rename(old)
-        try:
-            tmp.rename(target)
-        except BaseException:
-            if old.exists():
-                old.rename(target)
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        shutil.rmtree(old, ignore_errors=True)
+        with atomic_dir(directory) as tmp, quiet_transformers():
+            self.lm.save_pretrained(tmp)

@@ -90,10 +90,11 @@ def sample_incremental(
     stop_at_eos: bool = True,
     check_every: int | None = None,
 ) -> torch.Tensor:
-    """Fill `out[:, start:]` token by token and return it, cut after the last column anyone wrote.
+    """Fill `out[:, start:]` token by token and return it.
 
     `out[:, :start]` is the context (BOS and prefix), fed in one call. A row that has produced EOS gets pad
-    from then on; once every row has ended the loop stops. With `stop_at_eos=False` every row runs to the end.
+    from then on; once every row has ended the loop stops and the result ends at the last EOS column. With
+    `stop_at_eos=False` every row runs to max_len.
     """
     n, max_len = out.shape
     if start >= max_len:

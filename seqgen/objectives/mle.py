@@ -11,7 +11,9 @@ import torch
 import torch.nn.functional as F
 
 
-def token_nll_sum(model: torch.nn.Module, batch: torch.Tensor, pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+def token_nll_sum(
+    model: torch.nn.Module, batch: torch.Tensor, pad_id: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Summed next-token NLL (nats) of `batch` (B, T; BOS first, right-padded) and the number of targets."""
     inputs, targets = batch[:, :-1], batch[:, 1:]
     logits, _ = model(inputs)

@@ -25,8 +25,9 @@ class MetricsLog:
         with self.path.open("a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
         if self.accelerator.trackers:
-            self.accelerator.log({f"{split}/{k}": v for k, v in record.items() if k not in ("step", "split")},
-                                 step=step)
+            self.accelerator.log(
+                {f"{split}/{k}": v for k, v in record.items() if k not in ("step", "split")}, step=step
+            )
 
 
 def _plain(v: Any) -> Any:

@@ -25,7 +25,7 @@ class RunData:
 
 
 def resolve_tokenizer(cfg: Config, train_texts: Any, run: RunFolder | None) -> Tokenizer:
-    """The run's own tokenizer if it has one, else `tokenizer.path`, else one trained on the training split."""
+    """The run's own tokenizer if it has one, else `tokenizer.path`, else one trained on the train split."""
     if run is not None and (run.tokenizer_dir / "tokenizer.json").is_file():
         return load_tokenizer(run.tokenizer_dir)
     if cfg.init_from:
@@ -40,13 +40,18 @@ def resolve_tokenizer(cfg: Config, train_texts: Any, run: RunFolder | None) -> T
         return tok
     t = cfg.tokenizer
     return train_tokenizer(
-        t.kind, train_texts, vocab_size=t.vocab_size, model_type=t.model_type, min_freq=t.min_freq,
+        t.kind,
+        train_texts,
+        vocab_size=t.vocab_size,
+        model_type=t.model_type,
+        min_freq=t.min_freq,
         max_vocab=t.max_vocab,
     )
 
 
-def load_run_data(cfg: Config, run: RunFolder | None = None, splits: tuple[str, ...] = ("train", "valid", "test")
-                  ) -> RunData:
+def load_run_data(
+    cfg: Config, run: RunFolder | None = None, splits: tuple[str, ...] = ("train", "valid", "test")
+) -> RunData:
     from seqgen.data.corpus import resolve_splits
     from seqgen.data.encoding import encode_corpus
 
@@ -56,6 +61,8 @@ def load_run_data(cfg: Config, run: RunFolder | None = None, splits: tuple[str, 
     def enc(ds: Any, name: str) -> Any:
         if ds is None or name not in splits:
             return None
-        return encode_corpus(ds, tok, mode=cfg.data.mode, max_len=cfg.data.max_len, truncation=cfg.data.truncation)
+        return encode_corpus(
+            ds, tok, mode=cfg.data.mode, max_len=cfg.data.max_len, truncation=cfg.data.truncation
+        )
 
     return RunData(tok, enc(s.train, "train"), enc(s.valid, "valid"), enc(s.test, "test"), s.rule)

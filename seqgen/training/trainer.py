@@ -39,8 +39,14 @@ from seqgen.training.setup import RunData, load_run_data
 
 # Keys that may change when a run is resumed: they do not change the numbers a step computes.
 RESUMABLE_CHANGES = {
-    "resume", "train.max_steps", "train.eval_every", "train.save_every", "train.log_every",
-    "train.num_samples", "train.progress", "train.tensorboard",
+    "resume",
+    "train.max_steps",
+    "train.eval_every",
+    "train.save_every",
+    "train.log_every",
+    "train.num_samples",
+    "train.progress",
+    "train.tensorboard",
 }
 
 
@@ -133,7 +139,8 @@ class Trainer:
                 raise SeqgenError(f"cannot resume: {self.run.path} has no checkpoint yet")
         elif self.run.path.exists() and any(self.run.path.iterdir()):
             raise SeqgenError(
-                f"run folder {self.run.path} is not empty; continue it with resume=true or choose another out="
+                f"run folder {self.run.path} is not empty; continue it with resume=true "
+                "or choose another out="
             )
 
     def _initial_generator(self) -> Generator:
@@ -141,10 +148,15 @@ class Trainer:
         if cfg.init_from:
             gen = load_generator(RunFolder(cfg.init_from).generator_for("best"))
             if gen.vocab_size != self.tokenizer.vocab_size:
-                raise SeqgenError(f"init_from {cfg.init_from}: generator vocabulary does not match its tokenizer")
+                raise SeqgenError(
+                    f"init_from {cfg.init_from}: generator vocabulary does not match its tokenizer"
+                )
             return gen
         return build_generator(
-            cfg.model, self.tokenizer.vocab_size, pad_id=self.tokenizer.pad_id, bos_id=self.tokenizer.bos_id,
+            cfg.model,
+            self.tokenizer.vocab_size,
+            pad_id=self.tokenizer.pad_id,
+            bos_id=self.tokenizer.bos_id,
             eos_id=self.tokenizer.eos_id,
         )
 
@@ -184,8 +196,12 @@ class Trainer:
             acc.wait_for_everyone()
             if acc.is_main_process:
                 self.unwrapped.save(tmp_dir / "generator")
-                state = {"step": self.step, "tokens_seen": self.tokens_seen, "best_valid_nll": self.best_valid,
-                         "processes": acc.num_processes}
+                state = {
+                    "step": self.step,
+                    "tokens_seen": self.tokens_seen,
+                    "best_valid_nll": self.best_valid,
+                    "processes": acc.num_processes,
+                }
                 (tmp_dir / "trainer.json").write_text(json.dumps(state, indent=2) + "\n")
                 commit_dir(tmp_dir, target)
                 if self.data.valid is None:  # no validation split: the run's generator is the last one
@@ -200,15 +216,17 @@ class Trainer:
         state = self.run.load_trainer_state()
         if state.get("processes", 1) != self.accelerator.num_processes:
             raise SeqgenError(
-                f"cannot resume: the checkpoint was written by {state.get('processes')} processes, this run has "
+                f"cannot resume: the checkpoint was written by {state.get('processes')} processes, "
+                "this run has "
                 f"{self.accelerator.num_processes}"
             )
         try:
             self.accelerator.load_state(str(self.run.checkpoint_dir / "state"))
         except Exception as e:  # corrupt or mismatched files: say which, in one line
             msg = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
-            raise SeqgenError(f"cannot resume from {self.run.checkpoint_dir}: corrupt or mismatched state ({msg})"
-                              ) from None
+            raise SeqgenError(
+                f"cannot resume from {self.run.checkpoint_dir}: corrupt or mismatched state ({msg})"
+            ) from None
         self.step = state["step"]
         self.tokens_seen = state.get("tokens_seen", 0)
         self.best_valid = state.get("best_valid_nll")
@@ -227,7 +245,9 @@ class Trainer:
         batches = self._micro_batches(self.step)
         local_tokens = sum(int((b[:, 1:] != self.pad_id).sum()) for b in batches)
         counts = torch.tensor([float(local_tokens)], device=acc.device)
-        global_tokens = float(acc.reduce(counts, reduction="sum").item()) if acc.num_processes > 1 else counts.item()
+        global_tokens = (
+            float(acc.reduce(counts, reduction="sum").item()) if acc.num_processes > 1 else counts.item()
+        )
         # DDP averages gradients over processes; multiplying by the process count turns that into a sum.
         scale = acc.num_processes / max(global_tokens, 1.0)
         loss_sum = torch.zeros((), device=acc.device)
@@ -265,8 +285,12 @@ class Trainer:
         if self.data.valid is None:
             return None
         return heldout_nll(
-            self.model, self.data.valid, pad_id=self.pad_id, batch_size=self.micro_global,
-            device=self.accelerator.device, accelerator=self.accelerator,
+            self.model,
+            self.data.valid,
+            pad_id=self.pad_id,
+            batch_size=self.micro_global,
+            device=self.accelerator.device,
+            accelerator=self.accelerator,
             char_level=getattr(self.tokenizer, "is_char_level", False),
         )
 
@@ -281,8 +305,12 @@ class Trainer:
                     self.unwrapped.save(self.run.path / "generator")
         if acc.is_main_process and self.cfg.train.num_samples > 0:
             texts = sample_texts(
-                self.unwrapped, self.tokenizer, self.cfg.train.num_samples, max_len=self.max_len,
-                stream=self.cfg.data.mode == "stream", seed=self.cfg.train.seed * 7919 + self.step,
+                self.unwrapped,
+                self.tokenizer,
+                self.cfg.train.num_samples,
+                max_len=self.max_len,
+                stream=self.cfg.data.mode == "stream",
+                seed=self.cfg.train.seed * 7919 + self.step,
             )
             self.run.samples_dir.mkdir(parents=True, exist_ok=True)
             atomic_write_text(self.run.samples_dir / f"step-{self.step}.txt", "\n".join(texts) + "\n")
@@ -293,8 +321,13 @@ class Trainer:
         """Train to `train.max_steps`; `stop_after` ends early after that many steps (as an interruption)."""
         t, acc = self.cfg.train, self.accelerator
         self.model.train()
-        bar = tqdm(total=t.max_steps, initial=self.step, disable=not (t.progress and acc.is_main_process),
-                   desc="train", dynamic_ncols=True)
+        bar = tqdm(
+            total=t.max_steps,
+            initial=self.step,
+            disable=not (t.progress and acc.is_main_process),
+            desc="train",
+            dynamic_ncols=True,
+        )
         valid, loss, window_tokens, window_start = None, float("nan"), 0.0, time.perf_counter()
         steps_done = 0
         while self.step < t.max_steps:
