@@ -90,19 +90,14 @@ def time_steps(step, n: int) -> float:
 
 
 def flops_per_token(model: nn.Module, kind: str, vocab: int) -> float:
+    """Training FLOPs per token, nanoGPT/PaLM style: 6 x matmul parameters (+ 12 L d T for attention)."""
+    embeddings = ("wte", "wpe", "embed")
     mats = sum(
-        p.numel() for n, p in model.named_parameters() if p.dim() >= 2 and "wpe" not in n and "emb" not in n
+        p.numel() for n, p in model.named_parameters() if p.dim() >= 2 and not any(e in n for e in embeddings)
     )
     if kind == "transformer":
-        mats = (
-            sum(
-                p.numel()
-                for n, p in model.named_parameters()
-                if p.dim() >= 2 and "wte" not in n and "wpe" not in n
-            )
-            + vocab * 256
-        )  # tied head counts once as a matmul
-        return 6 * mats + 6 * 4 * 256 * SEQ  # + attention scores and weighted sums (fwd+bwd)
+        mats += vocab * 256  # the output head is tied to the token embedding, but it is still a matmul
+        return 6 * mats + 12 * 4 * 256 * SEQ
     return 6 * mats
 
 
@@ -158,6 +153,9 @@ def bench(kind: str, args: argparse.Namespace, corpus: str, peak: float, out: Pa
                 resid_pdrop=0.0,
                 embd_pdrop=0.0,
                 attn_pdrop=0.0,
+                pad_token_id=0,
+                bos_token_id=1,
+                eos_token_id=2,
             )
         )
     if args.compile:

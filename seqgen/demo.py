@@ -22,7 +22,7 @@ MODELS = {
         "model.emb_dim=128",
         "model.hidden_dim=256",
         "train.lr=3e-3",
-        "train.max_steps=1200",
+        "train.max_steps=4000",
     ],
     "transformer": [
         "model.kind=transformer",
@@ -31,13 +31,13 @@ MODELS = {
         "model.num_heads=4",
         "model.context=64",
         "train.lr=2e-3",
-        "train.max_steps=1000",
+        "train.max_steps=3000",
     ],
 }
 COMMON = [
     "train.batch_size=64",
     "train.warmup_steps=50",
-    "train.eval_every=200",
+    "train.eval_every=500",
     "train.save_every=0",
     "train.log_every=50",
     "data.max_len=32",

@@ -1,0 +1,45 @@
+"""Every shipped recipe parses with the current config keys; every shipped tokenizer fits its corpus."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from seqgen.config import load_config
+from seqgen.tokenization import load_tokenizer
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+RECIPES = sorted((ROOT / "recipes").glob("*/*.yaml"))
+
+
+def test_there_are_recipes():
+    assert len(RECIPES) >= 4
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_recipe_parses(recipe):
+    cfg = load_config(recipe)
+    assert cfg.train.max_steps > 0
+    if cfg.tokenizer.path and not (ROOT / cfg.tokenizer.path / "tokenizer.json").is_file():
+        # A tokenizer too big to ship: the recipe must say how to build it.
+        assert f"--out {cfg.tokenizer.path}" in recipe.read_text(), cfg.tokenizer.path
+
+
+@pytest.mark.parametrize(
+    ("folder", "corpus"),
+    [("shakespeare-char", "tinyshakespeare/input.txt"), ("coco-spm2000", "coco/test.txt")],
+)
+def test_shipped_tokenizer_round_trips_its_corpus(folder, corpus):
+    if not (DATA / corpus).is_file():
+        pytest.skip(f"{DATA / corpus} not present")
+    tok = load_tokenizer(ROOT / "tokenizers" / folder)
+    lines = (DATA / corpus).read_text(encoding="utf-8").splitlines()[:500]
+    covered = [ln for ln in lines if tok.unk_id not in tok.encode(ln)]
+    assert len(covered) >= 0.98 * len(lines)
+    assert all(tok.decode(tok.encode(ln)) == ln for ln in covered)
+
+
+def test_no_package_named_tokenizers():
+    assert not (ROOT / "tokenizers" / "__init__.py").exists()
