@@ -28,12 +28,12 @@ def train(cfg: Config, **kwargs: Any):
 
 def load_run(run: str, checkpoint: str = "best"):
     """(generator, tokenizer) of a run folder."""
-    from seqgen.models import load_generator
     from seqgen.tokenization import load_tokenizer
     from seqgen.training.run_folder import RunFolder
 
     folder = RunFolder(run).require()
-    return load_generator(folder.generator_for(checkpoint)), load_tokenizer(folder.tokenizer_dir)
+    tok = load_tokenizer(folder.tokenizer_dir)
+    return folder.load_generator(checkpoint, tok), tok
 
 
 def sample_texts(*args: Any, **kwargs: Any) -> list[str]:

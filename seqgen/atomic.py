@@ -79,5 +79,9 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     """Write a file via a temporary sibling and os.replace, so readers see the old or the new content."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

@@ -20,9 +20,48 @@ EXIT_USAGE = 2
 def _device(name: str | None):
     import torch
 
-    if name:
-        return torch.device(name)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if not name:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise SeqgenError(f"unknown --device {name!r} (use cpu, cuda or cuda:N)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SeqgenError(f"--device {name} asked for, but no CUDA device is available")
+    return device
+
+
+def _check_output(path: str | None) -> None:
+    """Refuse an unusable -o before any work is done, naming the user's path."""
+    if path is None:
+        return
+    p = Path(path)
+    if p.is_dir():
+        raise SeqgenError(f"-o {path} is a folder; give a file name")
+    if not p.parent.is_dir():
+        raise SeqgenError(f"-o {path}: folder {p.parent} does not exist")
+
+
+def _write_json(result: dict, path: str | None) -> str:
+    """Strict JSON (no NaN/Infinity, which jq and JavaScript reject): non-finite numbers become null."""
+    text = json.dumps(_finite_or_none(result), indent=2, allow_nan=False) + "\n"
+    if path:
+        from seqgen.atomic import atomic_write_text
+
+        atomic_write_text(path, text)
+    return text
+
+
+def _finite_or_none(x):
+    import math
+
+    if isinstance(x, dict):
+        return {k: _finite_or_none(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_finite_or_none(v) for v in x]
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
 
 
 # ------------------------------------------------------------------------------------------------ train
@@ -45,13 +84,17 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 # ----------------------------------------------------------------------------------------------- sample
 def cmd_sample(args: argparse.Namespace) -> int:
-    from seqgen.models import load_generator
     from seqgen.text_sampling import sample_texts
     from seqgen.tokenization import load_tokenizer
     from seqgen.training.run_folder import RunFolder
 
+    _check_output(args.output)
     run = RunFolder(args.run).require()
     cfg = run.load_config()
+    if args.max_len and args.max_len < 2:
+        raise SeqgenError(f"--max-len must be at least 2 (BOS and one token), got {args.max_len}")
+    if args.top_k < 0:
+        raise SeqgenError(f"--top-k must not be negative, got {args.top_k}")
     if args.n < 1:
         raise SeqgenError(f"-n must be at least 1, got {args.n}")
     if args.temperature <= 0:
@@ -59,7 +102,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     if not 0 < args.top_p <= 1:
         raise SeqgenError(f"--top-p must be in (0, 1], got {args.top_p}")
     tok = load_tokenizer(run.tokenizer_dir)
-    gen = load_generator(run.generator_for(args.checkpoint)).to(_device(args.device))
+    gen = run.load_generator(args.checkpoint, tok).to(_device(args.device))
     texts = sample_texts(
         gen,
         tok,
@@ -87,6 +130,11 @@ def cmd_sample(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from seqgen.evaluation import evaluate_run
 
+    _check_output(args.output)
+    if args.batch_size < 1:
+        raise SeqgenError(f"--batch-size must be at least 1, got {args.batch_size}")
+    if args.num_samples < 0:
+        raise SeqgenError(f"--num-samples must not be negative, got {args.num_samples}")
     result = evaluate_run(
         args.run,
         split=args.split,
@@ -96,12 +144,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         num_samples=args.num_samples,
         seed=args.seed,
     )
-    text = json.dumps(result, indent=2) + "\n"
-    if args.output:
-        from seqgen.atomic import atomic_write_text
-
-        atomic_write_text(args.output, text)
-    sys.stdout.write(text)
+    sys.stdout.write(_write_json(result, args.output))
     return 0
 
 
@@ -127,11 +170,28 @@ def cmd_tokenizer_train(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------------------------------------ parser
+class OneLineErrorParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one `seqgen: error:` line (with a pointer to --help), exit status 2."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"seqgen: error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _one_line_warnings() -> None:
+    """Library warnings (e.g. a sentencepiece vocabulary capped by its corpus) as one line each."""
+    import warnings
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"seqgen: warning: {message}", file=file or sys.stderr)
+
+    warnings.showwarning = show
+
+
 def build_parser() -> argparse.ArgumentParser:
     from seqgen.config import help_text
 
-    p = argparse.ArgumentParser(prog="seqgen", description="Train, sample and evaluate text generators.")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p = OneLineErrorParser(prog="seqgen", description="Train, sample and evaluate text generators.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=OneLineErrorParser)
 
     t = sub.add_parser(
         "train",
@@ -180,7 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.set_defaults(func=cmd_evaluate)
 
     tk = sub.add_parser("tokenizer", help="tokenizer tools")
-    tsub = tk.add_subparsers(dest="tokenizer_command", required=True, metavar="ACTION")
+    tsub = tk.add_subparsers(
+        dest="tokenizer_command", required=True, metavar="ACTION", parser_class=OneLineErrorParser
+    )
     tt = tsub.add_parser("train", help="train a tokenizer on text files and save it")
     tt.add_argument("--kind", required=True, choices=["char", "word", "sentencepiece"])
     tt.add_argument("--input", required=True, action="append", help="corpus (file, folder, ...); repeatable")
@@ -196,6 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    _one_line_warnings()
     try:
         return args.func(args)
     except SeqgenError as e:

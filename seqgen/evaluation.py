@@ -25,22 +25,17 @@ def evaluate_run(
     temperature: float = 1.0,
 ) -> dict[str, Any]:
     from seqgen.metrics.likelihood import heldout_nll
-    from seqgen.models import load_generator
     from seqgen.training.run_folder import RunFolder
     from seqgen.training.setup import load_run_data
 
     run = RunFolder(run_path).require()
     cfg = run.load_config()
-    gen_dir = run.generator_for(checkpoint)
+    run.generator_for(checkpoint)  # fail early, before the data is loaded, if there is none
     data = load_run_data(cfg, run, splits=(split,))
     ds = getattr(data, split)
     if ds is None:
         raise SeqgenError(f"run {run.path} has no {split} split (set data.{split} when training)")
-    gen = load_generator(gen_dir).to(device)
-    if gen.vocab_size != data.tokenizer.vocab_size:
-        raise SeqgenError(
-            f"generator in {gen_dir} does not match the run's tokenizer (vocabulary sizes differ)"
-        )
+    gen = run.load_generator(checkpoint, data.tokenizer).to(device)
     result: dict[str, Any] = {
         "run": str(run.path),
         "checkpoint": checkpoint,

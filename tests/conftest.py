@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
+
+# Before anything imports datasets (it reads these at import): tests never go online and never write to the
+# user's ~/.cache, so a fresh clone and a developer's machine run the same code paths.
+_CACHE = tempfile.mkdtemp(prefix="seqgen-tests-hf-")
+atexit.register(shutil.rmtree, _CACHE, ignore_errors=True)
+os.environ.setdefault("HF_DATASETS_CACHE", _CACHE)
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
 
 @pytest.fixture

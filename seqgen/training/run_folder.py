@@ -80,7 +80,10 @@ class RunFolder:
             raise SeqgenError(f"corrupt run config: {self.config_file}") from None
         if not isinstance(data, dict):
             raise SeqgenError(f"corrupt run config: {self.config_file}")
-        return config_from_dict(data)
+        try:
+            return config_from_dict(data)
+        except SeqgenError as e:
+            raise SeqgenError(f"corrupt run config {self.config_file}: {e}") from None
 
     def load_info(self) -> dict[str, Any]:
         try:
@@ -101,6 +104,21 @@ class RunFolder:
         if not isinstance(state, dict) or not isinstance(state.get("step"), int):
             raise SeqgenError(f"corrupt checkpoint state (no step): {f}")
         return state
+
+    def load_generator(self, which: str = "best", tokenizer: Any = None) -> Any:
+        """The run's generator ('best' or 'last'), checked against the run's tokenizer."""
+        from seqgen.models import load_generator
+        from seqgen.tokenization import load_tokenizer
+
+        gen_dir = self.generator_for(which)
+        gen = load_generator(gen_dir)
+        tok = tokenizer if tokenizer is not None else load_tokenizer(self.tokenizer_dir)
+        if gen.vocab_size != tok.vocab_size:
+            raise SeqgenError(
+                f"generator in {gen_dir} does not match the run's tokenizer "
+                f"(vocabulary sizes {gen.vocab_size} and {tok.vocab_size})"
+            )
+        return gen
 
     def generator_for(self, which: str = "best") -> Path:
         """Folder of the generator to sample/evaluate: 'best' (RUN/generator) or 'last' (the checkpoint's)."""

@@ -26,7 +26,7 @@ class RunData:
 
 def resolve_tokenizer(cfg: Config, train_texts: Any, run: RunFolder | None) -> Tokenizer:
     """The run's own tokenizer if it has one, else `tokenizer.path`, else one trained on the train split."""
-    if run is not None and (run.tokenizer_dir / "tokenizer.json").is_file():
+    if run is not None:  # an existing run always uses its own tokenizer; a missing one is an error
         return load_tokenizer(run.tokenizer_dir)
     if cfg.init_from:
         return load_tokenizer(RunFolder(cfg.init_from).require().tokenizer_dir)

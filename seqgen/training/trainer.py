@@ -40,6 +40,7 @@ from seqgen.training.setup import RunData, load_run_data
 # Keys that may change when a run is resumed: they do not change the numbers a step computes.
 RESUMABLE_CHANGES = {
     "resume",
+    "out",  # a run folder may be moved or copied before it is resumed
     "train.max_steps",
     "train.eval_every",
     "train.save_every",
