@@ -10,9 +10,12 @@ import math
 from typing import Any
 
 import torch
+from tqdm.auto import tqdm
 
 from seqgen.data.encoding import collate
 from seqgen.objectives.mle import token_nll_sum
+
+PROGRESS_MIN_BATCHES = 200
 
 
 @torch.no_grad()
@@ -32,7 +35,10 @@ def heldout_nll(
     rank, world = (accelerator.process_index, accelerator.num_processes) if accelerator else (0, 1)
     ids = dataset["input_ids"] if len(dataset) else []
     total = torch.zeros(2, dtype=torch.float64, device=device)
-    for start in range(rank * batch_size, len(ids), batch_size * world):
+    starts = range(rank * batch_size, len(ids), batch_size * world)
+    # A bar only when it is worth watching (One-Billion-Word-sized splits), and on one process.
+    show = len(starts) >= PROGRESS_MIN_BATCHES and rank == 0
+    for start in tqdm(starts, desc="evaluate", disable=not show, leave=False):
         batch = collate(ids[start : start + batch_size], pad_id).to(device)
         nll, n = token_nll_sum(model, batch, pad_id)
         total += torch.stack([nll.double(), n.double()])

@@ -10,8 +10,10 @@ x 2 micro-batches compute the same gradient. Which rows form a batch is a functi
 from __future__ import annotations
 
 import json
+import logging
 import math
 import shutil
+import sys
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -36,6 +38,16 @@ from seqgen.training.metrics_log import MetricsLog
 from seqgen.training.optim import build_optimizer, build_scheduler
 from seqgen.training.run_folder import RunFolder
 from seqgen.training.setup import RunData, load_run_data
+
+
+class _DropTiedWeightNotice(logging.Filter):
+    # Accelerate's save_state stores a tied weight (GPT-2's lm_head = wte) once and warns that it did; the tie
+    # is restored on load (the resume tests compare every parameter bit for bit), so the notice is noise.
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Removed shared tensor" not in record.getMessage()
+
+
+logging.getLogger("accelerate.utils.other").addFilter(_DropTiedWeightNotice())
 
 # Keys that may change when a run is resumed: they do not change the numbers a step computes.
 RESUMABLE_CHANGES = {
@@ -327,6 +339,8 @@ class Trainer:
             initial=self.step,
             disable=not (t.progress and acc.is_main_process),
             desc="train",
+            # In a log file (not a terminal) a bar redraw is a new line: redraw rarely there.
+            mininterval=0.5 if sys.stderr.isatty() else 30.0,
             dynamic_ncols=True,
         )
         valid, loss, window_tokens, window_start = None, float("nan"), 0.0, time.perf_counter()
