@@ -150,20 +150,21 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 # -------------------------------------------------------------------------------------------- tokenizer
 def cmd_tokenizer_train(args: argparse.Namespace) -> int:
+    from seqgen.config import TokenizerConfig
     from seqgen.data.corpus import load_corpus
-    from seqgen.tokenization import train_tokenizer
+    from seqgen.training.setup import tokenizer_from_config
 
     texts: list[str] = []
     for src in args.input:
         texts.extend(load_corpus(src)["text"])
-    tok = train_tokenizer(
-        args.kind,
-        texts,
+    settings = TokenizerConfig(
+        kind=args.kind,
         vocab_size=args.vocab_size,
         model_type=args.model_type,
         min_freq=args.min_freq,
         max_vocab=args.max_vocab,
     )
+    tok = tokenizer_from_config(settings, texts)
     tok.save(args.out)
     print(f"saved a {tok.kind} tokenizer with {tok.vocab_size} symbols to {args.out}")
     return 0

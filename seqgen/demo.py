@@ -34,6 +34,9 @@ MODELS = {
         "train.max_steps=3000",
     ],
 }
+# For a user's corpus: real sentences run longer, and a small corpus overfits long before 4,000 steps (the
+# best validation checkpoint is kept anyway), so fewer steps keep the demo to a few minutes.
+DATA_OVERRIDES = ["data.max_len=64", "model.context=64", "train.max_steps=1500", "train.eval_every=250"]
 COMMON = [
     "train.batch_size=64",
     "train.warmup_steps=50",
@@ -52,15 +55,17 @@ def run_demo(data: str | None, out: Path, samples: int = 10) -> None:
     from seqgen.text_sampling import sample_texts
     from seqgen.training.trainer import Trainer
 
-    if out.exists():
-        shutil.rmtree(out)  # the demo's own folders only; a previous demo is replaced
+    for name in MODELS:  # a previous demo's run folders are replaced; anything else is left alone
+        folder = out / name
+        if folder.exists():
+            if not (folder / "config.yaml").is_file():
+                raise SeqgenError(f"{folder} exists and is not a seqgen run folder; choose another --out")
+            shutil.rmtree(folder)
     rows, shown = [], {}
     for name, overrides in MODELS.items():
         extra = [f"data.train={data}"] if data else []
         if data:
-            extra.append("data.max_len=64")
-            if "transformer" in name:
-                extra.append("model.context=64")
+            extra += DATA_OVERRIDES
         cfg = load_config(None, [*COMMON, *overrides, *extra, f"out={out / name}"])
         print(f"\n== {name}: training {cfg.train.max_steps} steps ==", flush=True)
         start = time.perf_counter()

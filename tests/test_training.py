@@ -185,3 +185,9 @@ def test_same_seed_same_numbers(tmp_path):
     assert a.train_loss == b.train_loss
     pa, pb = params(a.run / "checkpoint/generator"), params(b.run / "checkpoint/generator")
     assert all(torch.equal(pa[k], pb[k]) for k in pa)
+
+
+def test_tensorboard_events_are_written_when_tensorboard_is_installed(tmp_path):
+    pytest.importorskip("tensorboard")
+    train(cfg_for(tmp_path, "tb", *TINY_LSTM, "train.max_steps=4", "train.tensorboard=true"))
+    assert list((tmp_path / "tb" / "tensorboard").glob("events.out.tfevents.*"))

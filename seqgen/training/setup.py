@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from seqgen.config import Config
+from seqgen.config import Config, TokenizerConfig
 from seqgen.errors import SeqgenError
 from seqgen.tokenization import Tokenizer, load_tokenizer, train_tokenizer
 from seqgen.training.run_folder import RunFolder
@@ -38,10 +38,14 @@ def resolve_tokenizer(cfg: Config, train_texts: Any, run: RunFolder | None) -> T
                 f"{cfg.tokenizer.kind}"
             )
         return tok
-    t = cfg.tokenizer
+    return tokenizer_from_config(cfg.tokenizer, train_texts)
+
+
+def tokenizer_from_config(t: TokenizerConfig, texts: Any) -> Tokenizer:
+    """Train the tokenizer that the `tokenizer.*` settings describe on `texts` (for train and the CLI)."""
     return train_tokenizer(
         t.kind,
-        train_texts,
+        texts,
         vocab_size=t.vocab_size,
         model_type=t.model_type,
         min_freq=t.min_freq,

@@ -358,7 +358,7 @@ class Trainer:
                 m["lr"] = self.scheduler.get_last_lr()[0]
                 m["epoch"] = self.order.epoch_of(self.step * t.grad_accum)
                 self.log.write(self.step, "train", m)
-                bar.set_postfix(loss=f"{loss:.4f}", tok_s=f"{m['tokens_per_s']:.0f}")
+                bar.set_postfix(loss=f"{loss:.4f}", tok_s=f"{m['tokens_per_s']:.0f}", refresh=False)
                 window_tokens, window_start = 0.0, time.perf_counter()
             bar.update(1)
             last = self.step == t.max_steps
