@@ -30,6 +30,7 @@ test-all: setup
 bench: setup
 	$(PY) benchmarks/train_throughput.py
 	$(PY) benchmarks/sampling.py
+	$(PY) benchmarks/bleu_speed.py
 
 lint: setup
 	$(VENV)/bin/ruff check seqgen tests benchmarks
