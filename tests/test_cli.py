@@ -27,18 +27,6 @@ TINY = [*TINY_DATA, *TINY_LSTM, *TINY_STEPS]
 WORDS = "the a cat dog sat on mat ran fast slow big small red".split()
 
 
-@pytest.fixture(scope="module", autouse=True)
-def private_hf_cache(tmp_path_factory: pytest.TempPathFactory):
-    """Corpus files are cached by `datasets`: keep that cache private to this module (never ~/.cache)."""
-    import datasets
-
-    cache = tmp_path_factory.mktemp("hf-cache")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("HF_DATASETS_CACHE", str(cache))
-        mp.setattr(datasets.config, "HF_DATASETS_CACHE", cache)
-        yield cache
-
-
 def run_cli(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str, str]:
     capsys.readouterr()  # drop anything printed before
     rc = main([str(a) for a in argv])

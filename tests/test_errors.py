@@ -34,18 +34,6 @@ TINY_GPT = [
 PROGRESS_MARKS = ("examples/s]", "it/s]", "%|")  # tqdm bars of `datasets`; see test_real_process_*
 
 
-@pytest.fixture(scope="module", autouse=True)
-def private_hf_cache(tmp_path_factory: pytest.TempPathFactory):
-    """Corpus files are cached by `datasets`: keep that cache private to this module (never ~/.cache)."""
-    import datasets
-
-    cache = tmp_path_factory.mktemp("hf-cache")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("HF_DATASETS_CACHE", str(cache))
-        mp.setattr(datasets.config, "HF_DATASETS_CACHE", cache)
-        yield cache
-
-
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny complete run (valid and test splits, best generator, resumable checkpoint). Never modified."""
