@@ -128,9 +128,18 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------------------------- evaluate
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from seqgen.evaluation import evaluate_run
+    from seqgen.evaluation import evaluate_run, evaluate_samples
 
     _check_output(args.output)
+    if args.samples is not None:
+        if args.run is not None:
+            raise SeqgenError("give either a run folder or --samples, not both")
+        metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
+        result = evaluate_samples(args.samples, args.references, metrics=metrics, tokenize=args.tokenize)
+        sys.stdout.write(_write_json(result, args.output))
+        return 0
+    if args.run is None:
+        raise SeqgenError("give a run folder, or --samples FILE (with --references FILE for BLEU)")
     if args.batch_size < 1:
         raise SeqgenError(f"--batch-size must be at least 1, got {args.batch_size}")
     if args.num_samples < 0:
@@ -225,7 +234,16 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser(
         "evaluate", help="held-out likelihood of a run (and sample metrics on the caption language)"
     )
-    e.add_argument("run", help="run folder")
+    e.add_argument("run", nargs="?", default=None, help="run folder (or use --samples)")
+    e.add_argument("--samples", default=None, help="score a plain samples file (one sentence a line) instead")
+    e.add_argument("--references", default=None, help="reference sentences for BLEU, one a line")
+    e.add_argument("--metrics", default="bleu,self_bleu", help="for --samples: comma list of bleu, self_bleu")
+    e.add_argument(
+        "--tokenize",
+        default="treebank",
+        choices=["treebank", "13a", "whitespace"],
+        help="BLEU tokenization: treebank = nltk word_tokenize(preserve_line=True), Texygen's (default)",
+    )
     e.add_argument("--split", default="test", choices=["train", "valid", "test"])
     e.add_argument("--checkpoint", default="best", choices=["best", "last"])
     e.add_argument("--batch-size", type=int, default=64)

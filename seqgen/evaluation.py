@@ -59,3 +59,44 @@ def evaluate_run(
         )
         result["samples"] = {"seed": seed, "temperature": temperature, **caption_sample_metrics(texts)}
     return result
+
+
+TEXT_METRICS = ("bleu", "self_bleu")
+
+
+def evaluate_samples(
+    samples: str | Path,
+    references: str | Path | None = None,
+    *,
+    metrics: tuple[str, ...] = TEXT_METRICS,
+    tokenize: str = "treebank",
+) -> dict[str, Any]:
+    """Texygen BLEU-2..5 of a samples file against a references file and Self-BLEU-2..5 of the samples, with
+    every setting that defines the numbers (files, tokenization, protocol) in the result."""
+    import time
+
+    from seqgen.metrics.bleu import bleu, protocol, self_bleu
+    from seqgen.metrics.text_tokenize import tokenize_file
+
+    unknown = [m for m in metrics if m not in TEXT_METRICS]
+    if unknown:
+        raise SeqgenError(
+            f"unknown metric {unknown[0]!r} for a samples file; choose from {', '.join(TEXT_METRICS)}"
+        )
+    if "bleu" in metrics and references is None:
+        raise SeqgenError("metric bleu needs --references (one reference sentence a line)")
+    start = time.perf_counter()
+    hyps = tokenize_file(samples, tokenize)
+    result: dict[str, Any] = {
+        "samples": str(samples),
+        "num_samples": len(hyps),
+        "tokenize": tokenize,
+        "protocol": protocol(tokenize),
+    }
+    if "bleu" in metrics:
+        refs = tokenize_file(references, tokenize)
+        result.update({"references": str(references), "num_references": len(refs), **bleu(hyps, refs)})
+    if "self_bleu" in metrics:
+        result.update(self_bleu(hyps))
+    result["seconds"] = round(time.perf_counter() - start, 3)
+    return result

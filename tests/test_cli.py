@@ -498,3 +498,45 @@ def test_python_dash_m_seqgen_sample_in_a_real_process(caption_run, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
     assert len(proc.stdout.splitlines()) == 4
+
+
+# --------------------------------------------------------------------------- evaluate --samples (BLEU)
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def test_evaluate_samples_file_reproduces_texygen_mle_row(tmp_path, capsys):
+    samples, refs = SHARED / "texygen_samples" / "mle.txt", SHARED / "coco" / "test.txt"
+    if not (samples.is_file() and refs.is_file()):
+        pytest.skip("../shared/data not present")
+    out = tmp_path / "eval.json"
+    rc, _, err = run_cli(
+        capsys,
+        "evaluate",
+        "--samples",
+        samples,
+        "--references",
+        refs,
+        "--metrics",
+        "bleu,self_bleu",
+        "-o",
+        out,
+    )
+    assert rc == 0, err
+    r = json.loads(out.read_text())
+    # Texygen's published row (README of ../shared/data), to 3 decimals
+    assert [int(r[f"bleu{n}"] * 1000) for n in (2, 3, 4, 5)] == [731, 497, 305, 189]
+    assert [round(r[f"self_bleu{n}"], 3) for n in (2, 3, 4, 5)] == [0.916, 0.769, 0.583, 0.409]
+    assert r["tokenize"] == "treebank" and "method1" in r["protocol"] and r["num_samples"] == 9984
+
+
+def test_evaluate_samples_needs_references_for_bleu(tmp_path, capsys):
+    s = tmp_path / "s.txt"
+    s.write_text("a cat sat .\na dog ran .\n")
+    rc, _, err = run_cli(capsys, "evaluate", "--samples", s, "--metrics", "bleu")
+    assert rc == 2 and "--references" in err
+    rc, _, err = run_cli(capsys, "evaluate", "--samples", s, "--metrics", "rouge")
+    assert rc == 2 and "rouge" in err
+    rc, out, err = run_cli(
+        capsys, "evaluate", "--samples", s, "--metrics", "self_bleu", "--tokenize", "whitespace"
+    )
+    assert rc == 0 and "self_bleu2" in json.loads(out)
