@@ -294,34 +294,9 @@ def test_sample_output_file_holds_the_samples_and_stdout_stays_empty(caption_run
 
 
 def test_sample_accepts_temperature_top_k_top_p(caption_run, capsys):
-    a = sample(
-        capsys,
-        caption_run,
-        "-n",
-        "6",
-        "--temperature",
-        "0.8",
-        "--top-k",
-        "5",
-        "--top-p",
-        "0.95",
-        "--seed",
-        "1",
-    )
-    b = sample(
-        capsys,
-        caption_run,
-        "-n",
-        "6",
-        "--temperature",
-        "0.8",
-        "--top-k",
-        "5",
-        "--top-p",
-        "0.95",
-        "--seed",
-        "1",
-    )
+    args = ["-n", "6", "--temperature", "0.8", "--top-k", "5", "--top-p", "0.95", "--seed", "1"]
+    a = sample(capsys, caption_run, *args)
+    b = sample(capsys, caption_run, *args)
     assert len(a) == 6 and a == b
 
 
