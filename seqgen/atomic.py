@@ -4,8 +4,7 @@
 old folder (if any) is moved aside, the new one renamed into place and the old one deleted. Renames within one
 file system are atomic; the only window is between the two renames, and `recover_dir` (called by every loader)
 restores the old folder if a crash happened exactly there. If the block raises, the temporary folder is
-removed
-and the previous folder is untouched.
+removed and the previous folder is untouched.
 """
 
 from __future__ import annotations

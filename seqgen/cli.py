@@ -127,34 +127,172 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------------------------- evaluate
+def _temperatures(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(t) for t in text.split(",") if t.strip())
+    except ValueError:
+        raise SeqgenError(f"--temperatures expects numbers separated by commas, got {text!r}") from None
+    if not values:
+        raise SeqgenError("--temperatures needs at least one temperature")
+    bad = [t for t in values if not t > 0]
+    if bad:
+        raise SeqgenError(f"--temperatures must be positive, got {bad[0]}")
+    return values
+
+
+def _run_evaluator(args: argparse.Namespace, metrics: str | None):
+    """`evaluate(run, split)` with the command line's sample-metric settings (shared by evaluate/compare)."""
+    from seqgen.evaluation import evaluate_run
+    from seqgen.metrics.lm_score import LMSettings
+
+    if args.batch_size < 1:
+        raise SeqgenError(f"--batch-size must be at least 1, got {args.batch_size}")
+    if args.num_samples < 0:
+        raise SeqgenError(f"--num-samples must not be negative, got {args.num_samples}")
+    temperatures = _temperatures(args.temperatures)
+    lm_settings = LMSettings.from_overrides(args.lm)
+    classifier = _classifier_settings(args.classifier)
+    device = _device(args.device)
+
+    def evaluate(run: str | Path, split: str) -> dict:
+        return evaluate_run(
+            run,
+            metrics=metrics,
+            split=split,
+            checkpoint=args.checkpoint,
+            batch_size=args.batch_size,
+            device=device,
+            num_samples=args.num_samples,
+            seed=args.seed,
+            temperatures=temperatures,
+            tokenize=args.tokenize,
+            lm_settings=lm_settings,
+            reference_lm=args.reference_lm,
+            classifier=classifier,
+            embedding_model=args.embedding_model,
+            log=(lambda msg: print(f"seqgen: {Path(run).name}: {msg}", file=sys.stderr))
+            if args.verbose
+            else None,
+        )
+
+    return evaluate
+
+
+def _classifier_settings(items: list[str]) -> dict:
+    """--classifier KEY=VALUE items: kind is text, lr a number, everything else an integer."""
+    out: dict = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep:
+            raise SeqgenError(f"--classifier expects KEY=VALUE, got {item!r}")
+        key, text = key.strip(), text.strip()
+        allowed = {"kind": str, "steps": int, "batch_size": int, "lr": float}
+        if key not in allowed:
+            raise SeqgenError(f"unknown classifier setting {key!r}; choose from {', '.join(allowed)}")
+        try:
+            out[key] = allowed[key](text)
+        except ValueError:
+            raise SeqgenError(f"classifier setting {key} needs a number, got {text!r}") from None
+    return out
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from seqgen.evaluation import evaluate_run, evaluate_samples
+    from seqgen.evaluation import evaluate_samples
 
     _check_output(args.output)
     if args.samples is not None:
         if args.run is not None:
             raise SeqgenError("give either a run folder or --samples, not both")
-        metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
-        result = evaluate_samples(args.samples, args.references, metrics=metrics, tokenize=args.tokenize)
+        result = evaluate_samples(
+            args.samples,
+            args.references,
+            metrics=args.metrics or "bleu,self_bleu",
+            tokenize=args.tokenize,
+        )
         sys.stdout.write(_write_json(result, args.output))
         return 0
     if args.run is None:
         raise SeqgenError("give a run folder, or --samples FILE (with --references FILE for BLEU)")
-    if args.batch_size < 1:
-        raise SeqgenError(f"--batch-size must be at least 1, got {args.batch_size}")
-    if args.num_samples < 0:
-        raise SeqgenError(f"--num-samples must not be negative, got {args.num_samples}")
-    result = evaluate_run(
-        args.run,
-        split=args.split,
-        checkpoint=args.checkpoint,
-        batch_size=args.batch_size,
-        device=_device(args.device),
-        num_samples=args.num_samples,
-        seed=args.seed,
-    )
+    evaluate = _run_evaluator(args, args.metrics)
+    result = evaluate(args.run, args.split)
     sys.stdout.write(_write_json(result, args.output))
     return 0
+
+
+# ---------------------------------------------------------------------------------------------- compare
+def cmd_compare(args: argparse.Namespace) -> int:
+    from seqgen.comparison import compare, render
+
+    _check_output(args.output)
+    if args.plot_dir and Path(args.plot_dir).is_file():
+        raise SeqgenError(f"--plot-dir {args.plot_dir} is a file; give a folder")
+    splits = tuple(s.strip() for s in args.splits.split(",") if s.strip())
+    for s in splits:
+        if s not in ("train", "valid", "test"):
+            raise SeqgenError(f"unknown split {s!r} in --splits; choose from train, valid, test")
+    labels = [x.strip() for x in args.labels.split(",")] if args.labels else None
+    evaluate = _run_evaluator(args, args.metrics or "all")
+    per_split = compare(args.items, splits=splits, labels=labels, evaluate=evaluate)
+    plot_dir = (
+        Path(args.plot_dir) if args.plot_dir else (Path(args.output).parent if args.output else Path("."))
+    )
+    plot_dir.mkdir(parents=True, exist_ok=True)
+    text, plots = render(per_split, fmt=args.format, plot_dir=plot_dir)
+    if args.output:
+        from seqgen.atomic import atomic_write_text
+
+        atomic_write_text(args.output, text + "\n")
+        print(f"seqgen: wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text + "\n")
+    for p in plots:
+        print(f"seqgen: wrote {p}", file=sys.stderr)
+    return 0
+
+
+def _add_sample_metric_options(p: argparse.ArgumentParser, *, default_metrics: str) -> None:
+    p.add_argument("--metrics", default=None, help=default_metrics)
+    p.add_argument(
+        "--tokenize",
+        default="treebank",
+        choices=["treebank", "13a", "whitespace"],
+        help="BLEU tokenization: treebank = nltk word_tokenize(preserve_line=True), Texygen's (default)",
+    )
+    p.add_argument("--checkpoint", default="best", choices=["best", "last"])
+    p.add_argument("--batch-size", type=int, default=64, help="batch size of the held-out NLL")
+    p.add_argument("--num-samples", type=int, default=1000, help="samples per temperature (0 = none)")
+    p.add_argument("--seed", type=int, default=0, help="sampling seed (also seeds the classifier)")
+    p.add_argument(
+        "--temperatures", default="1.0", help="comma list of sampling temperatures, e.g. 0.7,0.8,1.0,1.2"
+    )
+    p.add_argument(
+        "--lm",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="LM score / reverse LM settings (repeatable): kind, emb_dim, hidden_dim, num_layers, dropout, "
+        "batch_size, lr, max_steps, eval_every, patience, max_len, min_freq, max_vocab, seed",
+    )
+    p.add_argument(
+        "--reference-lm",
+        default=None,
+        metavar="RUN",
+        help="use this run's generator (trained on the real corpus) as the reference LM instead of the "
+        "cached one seqgen trains",
+    )
+    p.add_argument(
+        "--classifier",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="two-sample classifier settings (repeatable): kind (cnn, rnn, transformer), steps, "
+        "batch_size, lr",
+    )
+    p.add_argument(
+        "--embedding-model", default=None, metavar="DIR", help="local sentence-embedding model for fed, mauve"
+    )
+    p.add_argument("--device", default=None)
+    p.add_argument("-v", "--verbose", action="store_true", help="say what is being computed")
 
 
 # -------------------------------------------------------------------------------------------- tokenizer
@@ -232,31 +370,47 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_sample)
 
     e = sub.add_parser(
-        "evaluate", help="held-out likelihood of a run (and sample metrics on the caption language)"
+        "evaluate",
+        help="held-out likelihood and sample metrics of a run, or BLEU of a samples file",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="seqgen evaluate RUN [--metrics ...] [--temperatures 0.8,1.0] [-o eval.json]\n"
+        "seqgen evaluate --samples S.txt --references R.txt [--metrics bleu,self_bleu,sacrebleu]\n\n"
+        "Run metrics: nll (held-out NLL/token on --split), and per temperature on --num-samples samples:\n"
+        "  bleu, self_bleu   Texygen BLEU-2..5 vs the split's sentences / Self-BLEU-2..5 vs other samples\n"
+        "  lm                NLL/token of the samples under a reference LM trained on the real train split\n"
+        "  reverse_lm        NLL/token on the split of a fresh LM trained on the samples\n"
+        "  classifier        accuracy/AUC of a fresh discriminator telling samples from real sentences\n"
+        "  oracle            valid-sample fraction and exact oracle NLL (oracle corpora only)\n"
+        "  fed, mauve        Frechet embedding distance / MAUVE (needs --embedding-model)\n"
+        "Default: nll,bleu,self_bleu (+ oracle on oracle corpora); 'all' = every metric but fed, mauve.",
     )
     e.add_argument("run", nargs="?", default=None, help="run folder (or use --samples)")
     e.add_argument("--samples", default=None, help="score a plain samples file (one sentence a line) instead")
     e.add_argument("--references", default=None, help="reference sentences for BLEU, one a line")
-    e.add_argument("--metrics", default="bleu,self_bleu", help="for --samples: comma list of bleu, self_bleu")
-    e.add_argument(
-        "--tokenize",
-        default="treebank",
-        choices=["treebank", "13a", "whitespace"],
-        help="BLEU tokenization: treebank = nltk word_tokenize(preserve_line=True), Texygen's (default)",
+    _add_sample_metric_options(
+        e, default_metrics="comma list of metrics (see above); for --samples: bleu, self_bleu, sacrebleu"
     )
     e.add_argument("--split", default="test", choices=["train", "valid", "test"])
-    e.add_argument("--checkpoint", default="best", choices=["best", "last"])
-    e.add_argument("--batch-size", type=int, default=64)
-    e.add_argument(
-        "--num-samples",
-        type=int,
-        default=1000,
-        help="samples for sample metrics on the caption language (0 = none)",
-    )
-    e.add_argument("--seed", type=int, default=0, help="seed of those samples")
-    e.add_argument("--device", default=None)
     e.add_argument("-o", "--output", default=None, help="also write the JSON to this file")
     e.set_defaults(func=cmd_evaluate)
+
+    c = sub.add_parser(
+        "compare",
+        help="compare runs in tables and quality-diversity plots",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="seqgen compare RUN [RUN ...] [--temperatures 0.7,0.8,1.0,1.2] [--format md|csv|latex] "
+        "[-o FILE]\n\nEvaluates every run (a saved `seqgen evaluate -o` JSON file is used as it is) and "
+        "prints one table per\nsplit, best value per column marked, plus PNG plots: BLEU-4 vs Self-BLEU-4 "
+        "and LM score vs reverse LM\nscore, one curve per run across temperatures.",
+    )
+    c.add_argument("items", nargs="+", metavar="RUN", help="run folders or saved evaluation .json files")
+    _add_sample_metric_options(c, default_metrics="comma list of metrics (default: all, see evaluate --help)")
+    c.add_argument("--splits", default="test", help="comma list of splits, one table each (default test)")
+    c.add_argument("--labels", default=None, help="comma list of names for the runs (default: folder names)")
+    c.add_argument("--format", default="md", choices=["md", "csv", "latex"], help="table format")
+    c.add_argument("-o", "--output", default=None, help="write the tables to this file instead of stdout")
+    c.add_argument("--plot-dir", default=None, help="folder for the PNG plots (default: that of -o, else .)")
+    c.set_defaults(func=cmd_compare)
 
     tk = sub.add_parser("tokenizer", help="tokenizer tools")
     tsub = tk.add_subparsers(

@@ -72,7 +72,7 @@ def run_demo(data: str | None, out: Path, samples: int = 10) -> None:
         trainer = Trainer(cfg)
         trainer.fit()
         seconds = time.perf_counter() - start
-        ev = evaluate_run(cfg.out, split="test", num_samples=0 if data else 1000, seed=1)
+        ev = evaluate_run(cfg.out, metrics=("nll",) if data else ("nll", "oracle"), num_samples=1000, seed=1)
         gen = trainer.unwrapped
         shown[name] = sample_texts(gen, trainer.tokenizer, samples, max_len=cfg.data.max_len, seed=2)
         rows.append((name, gen.num_parameters(), cfg.train.max_steps, seconds, ev))
@@ -101,12 +101,12 @@ def print_table(rows: list, data: str | None) -> None:
             f"{ev['ppl']:.2f}",
         ]
         if oracle:
-            s = ev["samples"]
+            s = ev["samples"][0]
             cells += [f"{s['oracle_nll']:.3f}", f"{s['valid_fraction']:.3f}", f"{s['distinct_fraction']:.3f}"]
         lines.append("| " + " | ".join(cells) + " |")
     print()
     if oracle:
-        opt = rows[0][4]["samples"]["oracle_optimal_nll"]
+        opt = rows[0][4]["samples"][0]["oracle_optimal_nll"]
         print(
             "Caption language (embedded): held-out NLL in nats/token (EOS counted) on the test split; "
             "oracle NLL "

@@ -168,7 +168,9 @@ def test_train_from_the_command_line_alone_on_text_files(tmp_path, capsys):
     result = evaluate(capsys, run, "--split", "test")
     assert result["split"] == "test"
     assert result["tokens"] == sum(len(line.split()) + 1 for line in test_lines)
-    assert "samples" not in result  # sample metrics exist for the caption language only
+    # Every sentence-mode run gets BLEU/Self-BLEU by default; oracle metrics only on an oracle corpus.
+    (samples,) = result["samples"]
+    assert {"bleu2", "self_bleu5"} <= samples.keys() and "valid_fraction" not in samples
 
 
 def test_yaml_recipe_then_overrides_and_the_override_wins(tmp_path, capsys):
@@ -334,8 +336,10 @@ def test_evaluate_writes_json_with_nll_ppl_tokens(caption_run, tmp_path, capsys)
     assert result["ppl"] == pytest.approx(math.exp(result["nll"]), rel=1e-9)
     vocab = json.loads((caption_run / "run.json").read_text())["vocab_size"]
     assert result["nll"] < math.log(vocab) + 0.5  # near uniform at worst after 5 steps
-    samples = result["samples"]
+    (samples,) = result["samples"]
+    assert samples["temperature"] == 1.0 and samples["num_samples"] == 50
     assert 0.0 <= samples["valid_fraction"] <= 1.0 and "oracle_nll" in samples
+    assert result["settings"]["tokenize"] == "treebank" and result["settings"]["seed"] == 0
 
 
 def test_evaluate_json_is_strict_json(caption_run, tmp_path, capsys):
@@ -359,8 +363,11 @@ def test_evaluate_valid_split_and_test_split_differ(caption_run, capsys):
 
 
 def test_evaluate_is_deterministic(caption_run, capsys):
-    a = evaluate(capsys, caption_run, "--num-samples", "20", "--seed", "5")
-    b = evaluate(capsys, caption_run, "--num-samples", "20", "--seed", "5")
+    a = evaluate(capsys, caption_run, "--num-samples", "20", "--seed", "5", "--temperatures", "0.7,1.3")
+    b = evaluate(capsys, caption_run, "--num-samples", "20", "--seed", "5", "--temperatures", "0.7,1.3")
+    assert a.pop("seconds") >= 0 and b.pop("seconds") >= 0  # wall time: the one field allowed to differ
+    assert [s["temperature"] for s in a["samples"]] == [0.7, 1.3]
+    assert a["samples"][0]["bleu2"] != a["samples"][1]["bleu2"]
     assert a == b or json.dumps(a) == json.dumps(b)  # NaN != NaN, so compare the text as well
 
 

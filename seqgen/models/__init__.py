@@ -100,7 +100,9 @@ def load_generator(directory: str | os.PathLike) -> Generator:
     (missing, unreadable config, missing/corrupt weights, tensors that do not fit the config) is one
     `SeqgenError` line naming the path.
     """
-    folder = Path(directory)
+    from seqgen.atomic import recover_dir
+
+    folder = recover_dir(Path(directory))  # a save interrupted between its two renames is undone first
     if not folder.is_dir():
         raise SeqgenError(f"generator folder not found: {folder}")
     cfg_path, weights = folder / "config.json", folder / "model.safetensors"

@@ -1,0 +1,169 @@
+"""`seqgen compare`: several runs (or saved `seqgen evaluate` results) side by side, as tables and curves.
+
+Objectives are compared as curves over sampling temperatures, not single points (Caccia et al. 2020): a lower
+temperature buys BLEU and LM score with Self-BLEU and reverse LM score. Each run contributes one row holding
+its held-out likelihood (no temperature) and one row per temperature holding its sample metrics; there is one
+table per evaluated split, with the metric definitions and the BLEU tokenization in its header.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from seqgen.errors import SeqgenError
+
+LIKELIHOOD_KEYS = ("nll", "ppl", "bpc", "tokens")
+# Per-temperature keys that are settings or provenance, not metrics: kept out of the table.
+NOT_SHOWN = {
+    "temperature",
+    "num_samples",
+    "oracle_optimal_nll",
+    "lm_score_tokens",
+    "lm_score_unk_fraction",
+    "reverse_lm_tokens",
+    "reverse_lm_steps",
+    "reverse_lm_best_step",
+    "classifier",
+}
+
+
+def load_evaluation(path: str | Path) -> dict[str, Any]:
+    """A result saved by `seqgen evaluate -o FILE` (strict JSON with "settings")."""
+    p = Path(path)
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SeqgenError(f"no such file: {p}") from None
+    except UnicodeDecodeError as e:
+        raise SeqgenError(f"{p} is not UTF-8 text (byte {e.start})") from None
+    except json.JSONDecodeError as e:
+        raise SeqgenError(f"{p} is not a seqgen evaluation (invalid JSON at line {e.lineno})") from None
+    if not isinstance(data, dict) or "settings" not in data or "split" not in data:
+        raise SeqgenError(f"{p} is not a run evaluation written by `seqgen evaluate RUN -o FILE`")
+    return data
+
+
+def unique_labels(paths: Sequence[str | Path]) -> list[str]:
+    """Short names for the runs: the folder (or file stem), with parents added until they are distinct."""
+    parts = [Path(p).resolve().parts for p in paths]
+    names = [Path(p).stem if Path(p).suffix == ".json" else Path(p).name for p in paths]
+    depth = 1
+    while len(set(names)) < len(names) and depth < max(len(x) for x in parts):
+        depth += 1
+        names = ["/".join(x[-depth:]) for x in parts]
+    return names
+
+
+def rows_of(evaluation: dict[str, Any], label: str) -> list[dict[str, Any]]:
+    """Table rows of one evaluation: its likelihood row (temperature None), then one row per temperature."""
+    rows = []
+    likelihood = {k: evaluation[k] for k in LIKELIHOOD_KEYS if k in evaluation}
+    if likelihood:
+        rows.append({"run": label, "temperature": None, **likelihood})
+    for sample in evaluation.get("samples") or []:
+        metrics = {
+            k: v for k, v in sample.items() if k not in NOT_SHOWN and isinstance(v, int | float | None)
+        }
+        rows.append({"run": label, "temperature": sample["temperature"], **metrics})
+    return rows
+
+
+def table_notes(evaluations: Sequence[dict[str, Any]]) -> list[str]:
+    """Header lines that every number in the table depends on: split, sample counts, seed, BLEU protocol."""
+    notes = []
+    first = evaluations[0]["settings"]
+    for key, say in (
+        ("num_samples", "samples per run and temperature: {}"),
+        ("seed", "sampling seed: {}"),
+        ("protocol", "{}"),
+        ("references", "BLEU references: {}"),
+    ):
+        values = {json.dumps(e["settings"].get(key)) for e in evaluations if key in e["settings"]}
+        if len(values) == 1 and key in first:
+            notes.append(say.format(first[key]))
+        elif values:
+            notes.append(f"WARNING: runs differ in {key}: {', '.join(sorted(values))}")
+    ref = first.get("reference_lm")
+    if ref:
+        notes.append(
+            "LM score / reverse LM score: word-level LM ("
+            + ", ".join(f"{k}={v}" for k, v in first.get("lm_settings", {}).items() if k != "seed")
+            + f"); reference LM {ref.get('cache') or ref.get('source')}"
+        )
+    rules = {e.get("split_rule") for e in evaluations}
+    if len(rules) > 1:
+        notes.append("WARNING: the runs were evaluated on different data (split rules differ)")
+    return notes
+
+
+def compare(
+    items: Sequence[str | Path],
+    *,
+    splits: Sequence[str] = ("test",),
+    labels: Sequence[str] | None = None,
+    evaluate: Callable[[str | Path, str], dict[str, Any]] | None = None,
+) -> dict[str, list[dict[str, Any]]]:
+    """Evaluations per split: {split: [evaluation of each item]}. A folder is evaluated with
+    `evaluate(folder, split)`; a .json file is a saved evaluation, used as it is (its own split)."""
+    if not items:
+        raise SeqgenError("give at least one run folder (or saved evaluation .json) to compare")
+    labels = list(labels) if labels else unique_labels(items)
+    if len(labels) != len(items):
+        raise SeqgenError(f"--labels gives {len(labels)} names for {len(items)} runs")
+    out: dict[str, list[dict[str, Any]]] = {}
+    for item, label in zip(items, labels, strict=True):
+        p = Path(item)
+        if p.is_file():
+            ev = load_evaluation(p)
+            out.setdefault(ev["split"], []).append({**ev, "label": label})
+            continue
+        if evaluate is None:
+            raise SeqgenError(f"{p} is not a saved evaluation file")
+        for split in splits:
+            out.setdefault(split, []).append({**evaluate(p, split), "label": label})
+    return out
+
+
+def render(
+    per_split: dict[str, list[dict[str, Any]]],
+    *,
+    fmt: str = "md",
+    plot_dir: str | Path | None = None,
+    quality: int = 4,
+) -> tuple[str, list[Path]]:
+    """(the tables as one text, the PNG files written): one table per split; for each split a BLEU-n vs
+    Self-BLEU-n plot when BLEU was measured and an LM vs reverse LM plot when both LM scores were."""
+    from seqgen.report import format_table, plot_lm_scores, plot_quality_diversity
+
+    texts, plots = [], []
+    for split, evaluations in per_split.items():
+        rows = [r for ev in evaluations for r in rows_of(ev, ev["label"])]
+        title = f"Comparison on the {split} split"
+        texts.append(format_table(rows, fmt=fmt, title=title, notes=table_notes(evaluations)))
+        if plot_dir is None:
+            continue
+        folder = Path(plot_dir)
+        sampled = [r for r in rows if r["temperature"] is not None]
+        if any(
+            r.get(f"bleu{quality}") is not None and r.get(f"self_bleu{quality}") is not None for r in sampled
+        ):
+            path = folder / f"compare-{split}-bleu.png"
+            plot_quality_diversity(
+                sampled,
+                path,
+                quality=f"bleu{quality}",
+                diversity=f"self_bleu{quality}",
+                title=f"BLEU-{quality} vs Self-BLEU-{quality} across temperatures ({split} split)",
+            )
+            plots.append(path)
+        if any(r.get("lm_score") is not None and r.get("reverse_lm_score") is not None for r in sampled):
+            path = folder / f"compare-{split}-lm.png"
+            plot_lm_scores(
+                sampled, path, title=f"LM score vs reverse LM score across temperatures ({split} split)"
+            )
+            plots.append(path)
+    sep = "\n\n" if fmt != "csv" else "\n"
+    return sep.join(texts), plots

@@ -1,0 +1,333 @@
+"""LM score and reverse LM score (DESIGN §6 realism (b), (c)).
+
+- **LM score**: NLL in nats per token of generated samples under a *reference LM* trained by maximum
+  likelihood on the real training split. Lower = samples look more like real text (quality; a collapsed
+  model that repeats one likely sentence scores very well here).
+- **Reverse LM score**: train a *fresh* LM on the generated samples, with early stopping on the real
+  validation split, and report its NLL per token on the real test split. Lower = the samples cover the real
+  distribution (diversity/coverage; a collapsed model scores badly here).
+
+Both LMs use one fixed recipe (`LMSettings`) and one word tokenizer trained on the real training split,
+never the tokenizer of the run under evaluation: scores of char-, word- and subword-level runs on one corpus
+are then in the same units (nats per word token, EOS counted) and comparable. A sample word that the training
+split never contains becomes `<unk>`, which the reference LM has never seen as a target: such samples are
+(rightly) costly.
+
+The reference LM is cached per corpus under ``$SEQGEN_CACHE`` (default ``~/.cache/seqgen``), keyed by the
+content of the train and validation splits and the settings, so every run on a corpus is scored by the same
+LM.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from seqgen.errors import SeqgenError
+
+CACHE_VERSION = 1  # bump when the training recipe below changes, so stale cached reference LMs are not reused
+
+
+@dataclass(frozen=True)
+class LMSettings:
+    """The small LM that both scores train; one recipe for every run, so scores compare across runs."""
+
+    kind: str = "lstm"
+    emb_dim: int = 128
+    hidden_dim: int = 256
+    num_layers: int = 1
+    dropout: float = 0.2
+    batch_size: int = 64
+    lr: float = 3e-3
+    max_steps: int = 3000
+    eval_every: int = 100
+    patience: int = 4  # evaluations without a better validation NLL before stopping
+    max_len: int = 64  # tokens per sentence incl. BOS/EOS; longer sentences keep BOS and the first max_len-1
+    min_freq: int = 1
+    max_vocab: int = 30000
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        positive = (
+            "emb_dim",
+            "hidden_dim",
+            "num_layers",
+            "batch_size",
+            "max_steps",
+            "eval_every",
+            "patience",
+        )
+        for name in (*positive, "min_freq"):
+            if getattr(self, name) < 1:
+                raise SeqgenError(f"LM score setting {name} must be at least 1, got {getattr(self, name)}")
+        if not 0 <= self.dropout < 1 or not self.lr > 0 or self.max_vocab < 0 or self.seed < 0:
+            raise SeqgenError(
+                f"LM score settings out of range: need 0 <= dropout < 1, lr > 0, max_vocab >= 0, seed >= 0 "
+                f"(got dropout={self.dropout}, lr={self.lr}, max_vocab={self.max_vocab}, seed={self.seed})"
+            )
+        if self.max_len < 2:
+            raise SeqgenError(f"LM score setting max_len must be at least 2, got {self.max_len}")
+        if self.kind not in ("lstm", "gru", "transformer"):
+            raise SeqgenError(f"LM score setting kind must be lstm, gru or transformer, got {self.kind!r}")
+
+    @classmethod
+    def from_overrides(cls, items: Sequence[str]) -> LMSettings:
+        """Settings from KEY=VALUE strings (the CLI's --lm), each value converted to its field's type."""
+        from dataclasses import fields
+
+        types = {f.name: f.type for f in fields(cls)}
+        values: dict[str, Any] = {}
+        for item in items:
+            key, sep, text = item.partition("=")
+            key = key.strip()
+            if not sep:
+                raise SeqgenError(f"--lm expects KEY=VALUE, got {item!r}")
+            if key not in types:
+                raise SeqgenError(f"unknown LM score setting {key!r}; choose from {', '.join(types)}")
+            kind, noun = {"int": (int, "an integer"), "float": (float, "a number"), "str": (str, "text")}[
+                str(types[key])
+            ]
+            try:
+                values[key] = kind(text.strip())
+            except ValueError:
+                raise SeqgenError(f"LM score setting {key} needs {noun}, got {text!r}") from None
+        return cls(**values)
+
+
+@dataclass
+class FittedLM:
+    tokenizer: Any
+    generator: Any
+    info: dict[str, Any]
+
+
+# ------------------------------------------------------------------------------------------ training
+def encode_rows(tokenizer: Any, texts: Sequence[str], max_len: int) -> list[list[int]]:
+    """BOS + tokens + EOS per text; a row longer than `max_len` keeps BOS and its first max_len-1 tokens."""
+    rows = []
+    for ids in tokenizer.encode_batch(list(texts)):
+        row = [tokenizer.bos_id, *ids, tokenizer.eos_id]
+        rows.append(row[:max_len])
+    return rows
+
+
+@torch.no_grad()
+def rows_nll(generator: Any, rows: Sequence[Sequence[int]], *, batch_size: int = 256) -> tuple[float, int]:
+    """(NLL per target token, target tokens) of `rows` under `generator`, EOS counted, pad excluded."""
+    from seqgen.data.encoding import collate
+    from seqgen.objectives.mle import token_nll_sum
+
+    was_training = generator.training
+    generator.eval()
+    device = next(generator.parameters()).device
+    order = sorted(range(len(rows)), key=lambda i: len(rows[i]))  # similar lengths together: less padding
+    total, count = 0.0, 0
+    for start in range(0, len(order), batch_size):
+        batch = collate([rows[i] for i in order[start : start + batch_size]], generator.pad_id).to(device)
+        nll, n = token_nll_sum(generator, batch, generator.pad_id)
+        total += float(nll)
+        count += int(n)
+    generator.train(was_training)
+    return total / max(count, 1), count
+
+
+def fit_lm(
+    train_rows: Sequence[Sequence[int]],
+    valid_rows: Sequence[Sequence[int]],
+    vocab_size: int,
+    settings: LMSettings,
+    *,
+    device: torch.device | str = "cpu",
+) -> tuple[Any, dict[str, Any]]:
+    """An LM trained by MLE on `train_rows`, stopped early on `valid_rows`; the best-validation weights.
+
+    Deterministic for `settings.seed`: initialisation runs under a forked, seeded RNG and the batch order
+    comes from a seeded numpy generator, so the caller's random state is neither used nor changed.
+    """
+    from seqgen.config import ModelConfig
+    from seqgen.data.encoding import collate
+    from seqgen.models import build_generator
+    from seqgen.objectives.mle import token_nll_sum
+
+    if len(train_rows) == 0:
+        raise SeqgenError("cannot train an LM score model on zero sentences")
+    if len(valid_rows) == 0:
+        raise SeqgenError("LM scores need a non-empty validation split for early stopping")
+    s = settings
+    model_cfg = ModelConfig(
+        kind=s.kind,
+        emb_dim=s.emb_dim,
+        hidden_dim=s.hidden_dim,
+        num_layers=s.num_layers,
+        dropout=s.dropout,
+        d_model=s.hidden_dim,
+        context=s.max_len,
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(s.seed)
+        gen = build_generator(model_cfg, vocab_size).to(device)  # dropout masks then follow from the seed too
+        opt = torch.optim.Adam(gen.parameters(), lr=s.lr)
+        rng = np.random.default_rng(s.seed)
+        order: list[int] = []
+        best = (math.inf, 0, copy.deepcopy(gen.state_dict()))
+        evals_since_best = 0
+        step = 0
+        while step < s.max_steps:
+            if len(order) < s.batch_size:
+                order += rng.permutation(len(train_rows)).tolist()
+            idx, order = order[: s.batch_size], order[s.batch_size :]
+            gen.train()
+            batch = collate([train_rows[i] for i in idx], gen.pad_id).to(device)
+            nll, n = token_nll_sum(gen, batch, gen.pad_id)
+            loss = nll / n.clamp(min=1)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(gen.parameters(), 1.0)
+            opt.step()
+            step += 1
+            if step % s.eval_every == 0 or step == s.max_steps:
+                valid_nll, _ = rows_nll(gen, valid_rows)
+                if not math.isfinite(valid_nll):
+                    raise SeqgenError(f"LM score model diverged (validation NLL {valid_nll}) at step {step}")
+                if valid_nll < best[0]:
+                    best, evals_since_best = (valid_nll, step, copy.deepcopy(gen.state_dict())), 0
+                else:
+                    evals_since_best += 1
+                    if evals_since_best >= s.patience:
+                        break
+    gen.load_state_dict(best[2])
+    gen.eval()
+    return gen, {
+        "steps": step,
+        "best_step": best[1],
+        "valid_nll": best[0],
+        "train_sentences": len(train_rows),
+    }
+
+
+# ------------------------------------------------------------------------------------- reference LM
+def cache_root() -> Path:
+    """Where reference LMs are cached: $SEQGEN_CACHE, else ~/.cache/seqgen."""
+    return Path(os.environ.get("SEQGEN_CACHE") or Path.home() / ".cache" / "seqgen")
+
+
+def _texts_digest(texts: Sequence[str]) -> str:
+    h = hashlib.sha256()
+    for t in texts:
+        h.update(t.encode("utf-8") + b"\n")
+    return h.hexdigest()
+
+
+def word_tokenizer(train_texts: Sequence[str], settings: LMSettings) -> Any:
+    """The word tokenizer of the LM scores and the classifier test, trained on the real training split."""
+    from seqgen.tokenization import WordTokenizer
+
+    return WordTokenizer.train(train_texts, min_freq=settings.min_freq, max_vocab=settings.max_vocab)
+
+
+def reference_lm_from_run(
+    run_path: str | Path, settings: LMSettings, device: torch.device | str = "cpu"
+) -> FittedLM:
+    """A user's own reference LM: the best generator of a seqgen run trained on the real corpus, with its
+    tokenizer. The reverse LM then uses that tokenizer and `settings`."""
+    from seqgen.tokenization import load_tokenizer
+    from seqgen.training.run_folder import RunFolder
+
+    run = RunFolder(run_path).require()
+    tok = load_tokenizer(run.tokenizer_dir)
+    gen = run.load_generator("best", tok).to(device).eval()
+    return FittedLM(tok, gen, {"source": f"run {run.path}", "settings": asdict(settings)})
+
+
+def reference_lm(
+    train_texts: Sequence[str],
+    valid_texts: Sequence[str],
+    settings: LMSettings | None = None,
+    *,
+    cache_dir: str | Path | None = None,
+    device: torch.device | str = "cpu",
+) -> FittedLM:
+    """The reference LM of a corpus: from the cache, or trained (word tokenizer + `settings`) and cached.
+
+    The cache key covers the content of both splits, the settings and the recipe version, so a changed corpus
+    or setting trains a new LM and never silently reuses an old one.
+    """
+    from seqgen.atomic import atomic_dir
+    from seqgen.models import load_generator
+    from seqgen.tokenization import load_tokenizer
+
+    settings = settings or LMSettings()
+    key_data = {
+        "version": CACHE_VERSION,
+        "train": _texts_digest(train_texts),
+        "valid": _texts_digest(valid_texts),
+        "settings": asdict(settings),
+    }
+    key = hashlib.sha256(json.dumps(key_data, sort_keys=True).encode()).hexdigest()[:20]
+    folder = Path(cache_dir or cache_root()) / "reference-lm" / key
+    info_path = folder / "info.json"
+    if info_path.is_file():
+        try:
+            info = json.loads(info_path.read_text(encoding="utf-8"))
+            tok = load_tokenizer(folder / "tokenizer")
+            gen = load_generator(folder / "generator").to(device)
+            return FittedLM(tok, gen, {**info, "cache": str(folder), "cached": True})
+        except (SeqgenError, OSError, ValueError):
+            pass  # a damaged cache entry is retrained below and replaced atomically
+    tok = word_tokenizer(train_texts, settings)
+    train_rows = encode_rows(tok, train_texts, settings.max_len)
+    valid_rows = encode_rows(tok, valid_texts, settings.max_len)
+    gen, fit = fit_lm(train_rows, valid_rows, tok.vocab_size, settings, device=device)
+    info = {**fit, "vocab_size": tok.vocab_size, "settings": asdict(settings), "key": key_data}
+    try:
+        with atomic_dir(folder) as tmp:
+            tok.save(Path(tmp) / "tokenizer")
+            gen.save(Path(tmp) / "generator")
+            (Path(tmp) / "info.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    except OSError as e:  # an unwritable cache costs a retrain next time, never the evaluation
+        info["cache_error"] = f"{e.strerror or e}: {getattr(e, 'filename', '') or folder}"
+    return FittedLM(tok, gen, {**info, "cache": str(folder), "cached": False})
+
+
+# ------------------------------------------------------------------------------------------- scores
+def lm_score(ref: FittedLM, samples: Sequence[str]) -> dict[str, float]:
+    """NLL/token of `samples` under the reference LM, and the share of sample tokens it does not know."""
+    rows = encode_rows(ref.tokenizer, samples, ref.info["settings"]["max_len"])
+    nll, tokens = rows_nll(ref.generator, rows)
+    unk = sum(r.count(ref.tokenizer.unk_id) for r in rows)
+    return {"lm_score": nll, "lm_score_tokens": tokens, "lm_score_unk_fraction": unk / max(tokens, 1)}
+
+
+def reverse_lm_score(
+    ref: FittedLM,
+    samples: Sequence[str],
+    valid_texts: Sequence[str],
+    test_texts: Sequence[str],
+    *,
+    device: torch.device | str = "cpu",
+) -> dict[str, Any]:
+    """NLL/token on the real test split of a fresh LM trained on `samples` (reference tokenizer and settings),
+    stopped early on the real validation split."""
+    settings = LMSettings(**ref.info["settings"])
+    tok = ref.tokenizer
+    rows = encode_rows(tok, samples, settings.max_len)
+    gen, fit = fit_lm(
+        rows, encode_rows(tok, valid_texts, settings.max_len), tok.vocab_size, settings, device=device
+    )
+    nll, tokens = rows_nll(gen, encode_rows(tok, test_texts, settings.max_len))
+    return {
+        "reverse_lm_score": nll,
+        "reverse_lm_tokens": tokens,
+        "reverse_lm_steps": fit["steps"],
+        "reverse_lm_best_step": fit["best_step"],
+    }
