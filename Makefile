@@ -31,10 +31,11 @@ bench: setup
 	$(PY) benchmarks/train_throughput.py
 	$(PY) benchmarks/sampling.py
 	$(PY) benchmarks/bleu_speed.py
+	$(PY) benchmarks/objective_step.py
 
 lint: setup
-	$(VENV)/bin/ruff check seqgen tests benchmarks
-	$(VENV)/bin/ruff format --check seqgen tests benchmarks
+	$(VENV)/bin/ruff check seqgen tests benchmarks recipes
+	$(VENV)/bin/ruff format --check seqgen tests benchmarks recipes
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -15,7 +15,18 @@ from typing import Any
 
 from seqgen.errors import SeqgenError
 
-LIKELIHOOD_KEYS = ("nll", "ppl", "bpc", "tokens")
+LIKELIHOOD_KEYS = (
+    "nll",
+    "ppl",
+    "bpc",
+    "tokens",
+    "kl_p_q",
+    "kl_q_p",
+    "js",
+    "tv",
+    "kl_q_product",
+    "kl_p_product",
+)
 # Per-temperature keys that are settings or provenance, not metrics: kept out of the table.
 NOT_SHOWN = {
     "temperature",

@@ -28,11 +28,23 @@ def _f(default: Any, help: str, choices: tuple[str, ...] | None = None) -> Any:
 
 
 @dataclass
+class OracleConfig:
+    vocab: int = _f(4, "enumerable oracle (data.train=oracle): vocabulary size V, 2..8")
+    length: int = _f(5, "enumerable oracle: sequence length L, 1..8 (all V^L sequences are enumerated)")
+    kind: str = _f("lstm", "enumerable oracle: P from a random lstm or hmm", ("lstm", "hmm"))
+    dependence: float = _f(6.0, "enumerable oracle: dependence between positions (0 = independent)")
+    hidden: int = _f(16, "enumerable oracle: hidden size of the random LSTM / number of HMM states")
+    seed: int = _f(0, "seed of the oracle's parameters and of its sampled splits")
+    sentences: int = _f(10000, "training sequences drawn from the oracle (oracle and seqgan_oracle)")
+
+
+@dataclass
 class DataConfig:
     train: str = _f(
         "caption",
         "training corpus: a text file (one sentence a line), a folder of .txt files, a One-Billion-Word "
-        "root, 'caption' (the embedded caption language) or 'hf:NAME' (a hub dataset, online only)",
+        "root, 'caption' (the embedded caption language), 'oracle' (an enumerable oracle, data.oracle.*), "
+        "'seqgan_oracle' (SeqGAN's random-LSTM oracle) or 'hf:NAME' (a hub dataset, online only)",
     )
     valid: str | None = _f(None, "validation corpus (same forms as train); default: see the split rules")
     test: str | None = _f(None, "test corpus (same forms as train); default: see the split rules")
@@ -54,6 +66,7 @@ class DataConfig:
     caption_sentences: int = _f(20000, "training sentences drawn from the caption language")
     caption_seed: int = _f(0, "seed of the caption language's sentences (the grammar itself is fixed)")
     text_column: str = _f("text", "column holding the text in a hub dataset")
+    oracle: OracleConfig = field(default_factory=OracleConfig)
 
 
 @dataclass
@@ -112,12 +125,47 @@ class TrainConfig:
 
 
 @dataclass
+class ScheduledSamplingConfig:
+    mode: str = _f(
+        "two_pass",
+        "exact: token by token, each replacement sampled given the already-mixed prefix; two_pass: a "
+        "teacher-forced pass without gradient picks the replacements, a second pass on the mixed inputs "
+        "carries the loss (the fast option for Transformers)",
+        ("exact", "two_pass"),
+    )
+    mix: str = _f(
+        "sample",
+        "what replaces a gold input: a sampled token, the argmax token, or (two_pass only) soft = the "
+        "probability-weighted embedding",
+        ("sample", "argmax", "soft"),
+    )
+    schedule: str = _f(
+        "constant",
+        "p_gold over training step i: constant = p_gold; linear = max(p_min, k - c*i); exponential = k**i "
+        "(k < 1); inverse_sigmoid = k/(k+exp(i/k)) (k >= 1)",
+        ("constant", "linear", "exponential", "inverse_sigmoid"),
+    )
+    p_gold: float = _f(
+        0.75, "constant schedule: probability of feeding the gold token (Huszar's epsilon is 1 - p_gold)"
+    )
+    k: float = _f(1.0, "schedule parameter k (start of linear, base of exponential, inverse-sigmoid k)")
+    c: float = _f(0.0, "linear schedule: decrease of p_gold per step")
+    p_min: float = _f(0.0, "floor of the linear and exponential schedules")
+    grad_through_both: bool = _f(False, "two_pass: also backpropagate through the first pass")
+
+
+@dataclass
 class Config:
     data: DataConfig = field(default_factory=DataConfig)
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-    objective: str = _f("mle", "training objective", ("mle",))
+    ss: ScheduledSamplingConfig = field(default_factory=ScheduledSamplingConfig)
+    objective: str = _f(
+        "mle",
+        "training objective: mle (teacher forcing) or scheduled_sampling (settings in ss.*)",
+        ("mle", "scheduled_sampling"),
+    )
     out: str = _f("runs/default", "run folder (config, tokenizer, checkpoints, metrics, samples)")
     resume: bool = _f(False, "continue the run in `out` from its last checkpoint")
     init_from: str | None = _f(None, "start the generator from this run folder's generator")
@@ -310,11 +358,36 @@ def validate(cfg: Config) -> None:
             raise SeqgenError(
                 f"data.max_len={d.max_len} needs {d.max_len - 1} positions but model.context={m.context}"
             )
+    if d.train in ("oracle", "seqgan_oracle"):
+        from seqgen.data.oracle_corpus import build_oracle
+
+        length = build_oracle(d).length
+        if d.mode != "sentence" or d.max_len < length + 2:
+            raise SeqgenError(
+                f"data.train={d.train} needs data.mode=sentence and data.max_len >= {length + 2} "
+                f"(BOS, {length} symbols, EOS); got mode={d.mode}, max_len={d.max_len}"
+            )
+    if cfg.objective == "scheduled_sampling":
+        _validate_ss(cfg)
     if m.tie_embeddings and m.kind in ("lstm", "gru") and m.emb_dim != m.hidden_dim:
         raise SeqgenError(
             "model.tie_embeddings needs model.emb_dim == model.hidden_dim "
             f"(got {m.emb_dim} and {m.hidden_dim})"
         )
+
+
+def _validate_ss(cfg: Config) -> None:
+    from seqgen.objectives.schedules import p_gold
+
+    ss = cfg.ss
+    if ss.mode == "exact" and ss.mix == "soft":
+        raise SeqgenError("ss.mix=soft needs ss.mode=two_pass (exact mode feeds tokens, not embeddings)")
+    if ss.grad_through_both and ss.mode != "two_pass":
+        raise SeqgenError("ss.grad_through_both applies to ss.mode=two_pass only")
+    try:
+        p_gold(ss.schedule, 0, k=ss.k, c=ss.c, p_min=ss.p_min, value=ss.p_gold)
+    except SeqgenError as e:
+        raise SeqgenError(f"ss.* settings: {e}") from None
 
 
 def help_text() -> str:

@@ -24,7 +24,8 @@ RUN_METRICS = ("nll", "bleu", "self_bleu", "lm", "reverse_lm", "classifier", "or
 SAMPLE_METRICS = tuple(m for m in RUN_METRICS if m != "nll")
 DEFAULT_RUN_METRICS = ("nll", "bleu", "self_bleu", "oracle")  # cheap: no model is trained to compute them
 ALL_METRICS = ("nll", "bleu", "self_bleu", "lm", "reverse_lm", "classifier", "oracle")  # --metrics all
-ORACLE_CORPORA = ("caption",)
+ORACLE_CORPORA = ("caption", "oracle", "seqgan_oracle")
+EXACT_KEYS = ("kl_p_q", "kl_q_p", "js", "tv", "kl_q_product", "kl_p_product")
 TEXT_METRICS = ("bleu", "self_bleu", "sacrebleu")
 
 
@@ -142,11 +143,13 @@ def evaluate_run(
                 char_level=getattr(data.tokenizer, "is_char_level", False),
             )
         )
+    if "oracle" in chosen and cfg.data.train == "oracle":
+        say("exact divergences over every oracle sequence")
+        result.update(exact_divergences(gen, cfg.data))
     if sample_metrics:
-        texts = _SplitTexts(cfg, split)
         scorer = _SampleScorer(
             sample_metrics,
-            texts,
+            _SplitTexts(cfg, split),
             tokenize=tokenize,
             lm_settings=lm_settings,
             reference_lm=reference_lm,
@@ -175,6 +178,50 @@ def evaluate_run(
         result["samples"] = rows
     result["seconds"] = round(time.perf_counter() - start, 3)
     return result
+
+
+def exact_divergences(generator: Any, data: Any) -> dict[str, float]:
+    """KL(P||Q), KL(Q||P), JS (pi = 0.5), total variation and the KLs to the product of P's marginals, exact
+    over all V^L sequences of the enumerable oracle (Q restricted to the oracle's symbols, renormalised)."""
+    from seqgen.data.oracle import model_distribution
+    from seqgen.data.oracle_corpus import build_oracle
+    from seqgen.metrics.divergences import oracle_divergences
+
+    oracle = build_oracle(data)
+    q = model_distribution(generator, oracle)
+    out = oracle_divergences(oracle.probs, q, oracle.product_of_marginals())
+    return {k: out[k] for k in EXACT_KEYS}
+
+
+def oracle_sample_metrics(data: Any, samples: list[str]) -> dict[str, float]:
+    """Sample metrics that only a known distribution allows: valid fraction, exact oracle NLL per token of
+    the valid samples, distinct fraction (caption language: EOS counted; symbol oracles: per symbol)."""
+    if data.train == "caption":
+        from seqgen.metrics.caption_oracle import caption_sample_metrics
+
+        out = caption_sample_metrics(samples)
+    else:
+        from seqgen.data.oracle_corpus import build_oracle
+
+        oracle = build_oracle(data)
+        if data.train == "seqgan_oracle":
+            out = oracle.sample_metrics(samples)
+        else:
+            seqs, valid = oracle.parse(samples)
+            n = len(samples)
+            nll = (
+                -float(oracle.log_prob(seqs).sum()) / (len(seqs) * oracle.length)
+                if len(seqs)
+                else float("inf")
+            )
+            out = {
+                "valid_fraction": float(valid.sum()) / max(n, 1),
+                "oracle_nll": nll,
+                "oracle_optimal_nll": oracle.entropy() / oracle.length,
+                "distinct_fraction": len(set(samples)) / max(n, 1),
+            }
+    out.pop("num_samples", None)
+    return out
 
 
 class _SplitTexts:
@@ -296,11 +343,7 @@ class _SampleScorer:
             if "self_bleu" in m:
                 out.update(self_bleu(hyps))
         if "oracle" in m:
-            from seqgen.metrics.caption_oracle import caption_sample_metrics
-
-            oracle = caption_sample_metrics(samples)
-            oracle.pop("num_samples")
-            out.update(oracle)
+            out.update(oracle_sample_metrics(self.texts.cfg.data, samples))
         if "lm" in m:
             from seqgen.metrics.lm_score import lm_score
 

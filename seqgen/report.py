@@ -140,7 +140,13 @@ METRICS: dict[str, Metric] = {
         Metric(
             "kl_q_product",
             "KL(Q||prod)",
-            "exact KL to the product of per-position marginals (the scheduled-sampling p_gold = 0 optimum)",
+            "exact KL(Q || product of P's marginals) (the scheduled-sampling p_gold = 0 optimum)",
+            None,
+        ),
+        Metric(
+            "kl_p_product",
+            "KL(P||prod)",
+            "exact KL(P || product of P's marginals): how much P's positions depend on each other",
             None,
         ),
     )

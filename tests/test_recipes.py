@@ -43,3 +43,16 @@ def test_shipped_tokenizer_round_trips_its_corpus(folder, corpus):
 
 def test_no_package_named_tokenizers():
     assert not (ROOT / "tokenizers" / "__init__.py").exists()
+
+
+def test_oracle_recipe_prints_the_exact_divergence_table(tmp_path, capsys):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("oracle_run", ROOT / "recipes" / "oracle" / "run.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main(["--out", str(tmp_path), "--steps", "2"]) == 0
+    out = capsys.readouterr().out
+    table = [line for line in out.splitlines() if line.startswith("|")]
+    assert len(table) == 2 + len(module.RUNS)
+    assert "KL(P||Q)" in table[0] and "KL(P || product of marginals)" in out

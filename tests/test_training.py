@@ -126,9 +126,9 @@ def test_resume_mid_epoch_equals_uninterrupted_run(tmp_path, model):
 
 
 def test_non_finite_loss_stops_with_the_step_named(tmp_path, monkeypatch):
-    import seqgen.training.trainer as tr
+    import seqgen.objectives.objective as obj
 
-    real = tr.token_nll_sum
+    real = obj.token_nll_sum
     calls = {"n": 0}
 
     def poisoned(model, batch, pad_id):
@@ -136,7 +136,7 @@ def test_non_finite_loss_stops_with_the_step_named(tmp_path, monkeypatch):
         nll, n = real(model, batch, pad_id)
         return (nll * float("nan") if calls["n"] == 3 else nll), n
 
-    monkeypatch.setattr(tr, "token_nll_sum", poisoned)
+    monkeypatch.setattr(obj, "token_nll_sum", poisoned)
     with pytest.raises(SeqgenError, match=r"non-finite loss=nan at step 3"):
         train(cfg_for(tmp_path, "nan", *TINY_LSTM, "train.max_steps=5"))
 

@@ -256,6 +256,15 @@ def resolve_splits(data: DataConfig) -> Splits:
             if name in missing:
                 chosen[name] = _from_lines(lines) if lines else None
                 notes[name] = f"{len(lines)} fresh caption-language sentences"
+    elif data.train in ("oracle", "seqgan_oracle"):
+        from seqgen.data.oracle_corpus import oracle_splits
+
+        train_lines, valid_lines, test_lines, notes["train"] = oracle_splits(data)
+        train = _from_lines(train_lines)
+        for name, lines in (("valid", valid_lines), ("test", test_lines)):
+            if name in missing:
+                chosen[name] = _from_lines(lines) if lines else None
+                notes[name] = f"{len(lines)} fresh oracle sequences"
     elif data.train.startswith("hf:"):
         parts = _load_hub(data.train, data.text_column, keep_blank)
         train = parts["train"]

@@ -30,6 +30,10 @@ def resolve_tokenizer(cfg: Config, train_texts: Any, run: RunFolder | None) -> T
         return load_tokenizer(run.tokenizer_dir)
     if cfg.init_from:
         return load_tokenizer(RunFolder(cfg.init_from).require().tokenizer_dir)
+    if cfg.data.train in ("oracle", "seqgan_oracle"):  # fixed: symbol k is token 4 + k (exact evaluation)
+        from seqgen.data.oracle_corpus import build_oracle
+
+        return build_oracle(cfg.data).tokenizer()
     if cfg.tokenizer.path:
         tok = load_tokenizer(cfg.tokenizer.path)
         if tok.kind != cfg.tokenizer.kind:

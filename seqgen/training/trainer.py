@@ -31,7 +31,7 @@ from seqgen.data.encoding import collate, count_tokens
 from seqgen.errors import SeqgenError
 from seqgen.metrics.likelihood import heldout_nll
 from seqgen.models import Generator, build_generator, load_generator
-from seqgen.objectives.mle import token_nll_sum
+from seqgen.objectives.objective import ObjectiveModule, build_objective
 from seqgen.text_sampling import sample_texts
 from seqgen.training.batch_order import BatchOrder
 from seqgen.training.metrics_log import MetricsLog
@@ -127,9 +127,13 @@ class Trainer:
         self.max_len = cfg.data.max_len
         self.order = BatchOrder(len(self.data.train), self.micro_global, t.seed)
         self._train_ids = self.data.train.with_format(None)
+        self.objective = build_objective(cfg, self.pad_id)
         optimizer = build_optimizer(generator, t)
         scheduler = build_scheduler(optimizer, t)
-        self.model, self.optimizer, self.scheduler = acc.prepare(generator, optimizer, scheduler)
+        # The prepared model is generator + loss in one module: one forward per backward under DDP.
+        self.model, self.optimizer, self.scheduler = acc.prepare(
+            ObjectiveModule(generator, self.objective), optimizer, scheduler
+        )
         self.step = 0
         self.tokens_seen = 0
         self.best_valid: float | None = None
@@ -191,7 +195,7 @@ class Trainer:
 
     @property
     def unwrapped(self) -> Generator:
-        return self.accelerator.unwrap_model(self.model)
+        return self.accelerator.unwrap_model(self.model).generator
 
     # ------------------------------------------------------------------------------------ checkpoints
     def save_checkpoint(self) -> None:
@@ -264,12 +268,15 @@ class Trainer:
         # DDP averages gradients over processes; multiplying by the process count turns that into a sum.
         scale = acc.num_processes / max(global_tokens, 1.0)
         loss_sum = torch.zeros((), device=acc.device)
+        diagnostics: dict[str, float] = {}
         for j, batch in enumerate(batches):
             sync = nullcontext() if j == len(batches) - 1 else acc.no_sync(self.model)
             with sync:
-                nll, _ = token_nll_sum(self.model, batch.to(acc.device), self.pad_id)
+                nll, _, diag = self.model(batch.to(acc.device), self.step, self._rng(j))
                 acc.backward(nll * scale)
             loss_sum += nll.detach().float()
+            for k, v in diag.items():  # this process's mean over its micro-batches
+                diagnostics[k] = diagnostics.get(k, 0.0) + v / len(batches)
         if acc.num_processes > 1:
             loss_sum = acc.reduce(loss_sum, reduction="sum")
         loss = loss_sum.item() / max(global_tokens, 1.0)
@@ -286,7 +293,20 @@ class Trainer:
         self.optimizer.step()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
-        return {"loss": loss, "grad_norm": grad_norm, "tokens": global_tokens}
+        return {
+            "loss": loss,
+            "grad_norm": grad_norm,
+            "tokens": global_tokens,
+            **self.objective.logged(self.step),
+            **diagnostics,
+        }
+
+    def _rng(self, micro: int) -> torch.Generator:
+        """The objective's random stream for micro-batch `micro` of this step on this process: a function of
+        (seed, step, micro-batch, rank) only, so a resumed run draws what an uninterrupted one does."""
+        acc = self.accelerator
+        key = ((self.cfg.train.seed * 1_000_003 + self.step) * 1009 + micro) * 4099 + acc.process_index
+        return torch.Generator(device=acc.device).manual_seed(key % (2**63 - 1))
 
     def _clip(self) -> float:
         params = [p for p in self.model.parameters() if p.grad is not None]
@@ -298,7 +318,7 @@ class Trainer:
         if self.data.valid is None:
             return None
         return heldout_nll(
-            self.model,
+            self.unwrapped,  # no gradient here: the DDP wrapper is not needed, each rank scores its share
             self.data.valid,
             pad_id=self.pad_id,
             batch_size=self.micro_global,

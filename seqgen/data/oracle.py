@@ -1,0 +1,502 @@
+"""The enumerable oracle: a known distribution P over all V^L sequences, small enough to list every sequence.
+
+With V <= 8 symbols and length L <= 8 there are at most 8^8 = 16.8M sequences, so P(x) and a model's Q(x) are
+known for every x and divergences between them are exact sums, not estimates. That is what shows what a
+training objective really learns (DESIGN §5, §7): e.g. scheduled sampling with p_gold = 0 converges to the
+product of P's marginals, whose distance from P is `kl(P, product_of_marginals())`.
+
+P is a left-to-right process with a tunable `dependence` between positions (0 = independent positions):
+- "lstm": a random LSTM reads x_1..x_{t-1} into h_t (h_1 = 0); the logits of x_t are a per-position bias
+  b_t plus `dependence * W h_t`, so b_1 alone sets x_1 (there is nothing before it to depend on).
+- "hmm": K = `hidden` hidden states; transitions softmax(dependence * G) for a random Gaussian G (0 gives
+  uniform rows, so the hidden states, and with them the symbols, are independent draws); state k emits
+  mostly its favourite symbol k mod V (emission logits 4 * onehot + symbol_scale * N(0, 1)); uniform
+  initial state.
+Everything is drawn from a seeded CPU `torch.Generator` in float64, so an oracle is fully determined by its
+`settings()` and a run rebuilds it from its config; nothing is saved.
+
+Sequences are tensors of symbol indices 0..V-1 in lexicographic order (index = sum_t x_t V^(L-t)); as text,
+symbol k is the word "s<k>", and `tokenizer()` gives it token id 4 + k (after the four special tokens).
+
+`model_distribution` computes a seqgen Generator's exact Q over the same V^L sequences (see its docstring for
+the convention that makes Q a distribution over them).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from seqgen.errors import SeqgenError
+from seqgen.tokenization import SPECIAL_TOKENS, WordTokenizer
+
+if TYPE_CHECKING:  # annotations only: the oracle itself needs no model code
+    from seqgen.models.generator import Generator
+
+KINDS = ("lstm", "hmm")
+FIRST_SYMBOL_ID = len(SPECIAL_TOKENS)  # token id of symbol 0; symbol k is token FIRST_SYMBOL_ID + k
+DEFAULT_DEPENDENCE = 6.0  # KL(P || product of marginals) at V=4, L=5, seed 0: 0.875 nats (lstm), 1.62 (hmm)
+_EMISSION_PEAK = 4.0  # HMM: logit bonus of a state's favourite symbol
+_CHUNK = 1 << 16  # prefixes expanded at once when enumerating (bounds memory at V=8, L=8)
+
+
+# ============================================================================================================
+# Symbols as text and as token ids (shared with the SeqGAN oracle)
+# ============================================================================================================
+
+
+def symbol_tokenizer(symbols: Sequence[str]) -> WordTokenizer:
+    """A word tokenizer: the special tokens, then `symbols` in order (symbol k has token id 4 + k)."""
+    return WordTokenizer([*SPECIAL_TOKENS, *symbols])
+
+
+def symbols_to_texts(symbols: Sequence[str], sequences: torch.Tensor | np.ndarray) -> list[str]:
+    """Each row of symbol indices as one line of space-separated symbols."""
+    table = np.asarray(symbols, dtype=object)
+    rows = np.asarray(torch.as_tensor(sequences).cpu(), dtype=np.int64)
+    if rows.ndim != 2:
+        raise SeqgenError(f"expected a 2-d array of symbol indices, got shape {tuple(rows.shape)}")
+    if rows.size and (rows.min() < 0 or rows.max() >= len(table)):
+        raise SeqgenError(f"symbol indices must be in [0, {len(table)})")
+    return [" ".join(table[row]) for row in rows]
+
+
+def draw_splits(
+    oracle: Any, sizes: tuple[int, int, int], seed: int
+) -> tuple[list[str], list[str], list[str]]:
+    """(train, valid, test) lines of `sizes` i.i.d. draws from an oracle (anything with `sample(n,
+    generator)` and `texts(rows)`), each split with its own seed derived from `seed` (so changing one size
+    never changes the other splits)."""
+    if min(*sizes, seed) < 0:
+        raise SeqgenError(f"oracle splits: sizes and seed must be >= 0, got sizes {sizes} and seed {seed}")
+    seeds = np.random.SeedSequence(seed).generate_state(3, dtype=np.uint64)
+    train, valid, test = (
+        oracle.texts(oracle.sample(n, torch.Generator().manual_seed(int(s))))
+        for n, s in zip(sizes, seeds, strict=True)
+    )
+    return train, valid, test
+
+
+def texts_to_symbols(
+    prefix: str, num_symbols: int, length: int, texts: Sequence[str]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(symbol indices (m, length) of the valid lines, valid mask (n,)) for lines of words "<prefix><k>".
+
+    A line is valid when it has exactly `length` words, each a symbol of the oracle; anything else (a model's
+    early EOS, an `<unk>`, a number out of range) makes it invalid rather than an error.
+    """
+    word = re.compile(re.escape(prefix) + r"(0|[1-9][0-9]*)")
+    rows, valid = [], []
+    for line in texts:
+        words = line.split()
+        ok = len(words) == length
+        row: list[int] = []
+        for w in words if ok else ():
+            m = word.fullmatch(w)
+            if m is None or int(m.group(1)) >= num_symbols:
+                ok = False
+                break
+            row.append(int(m.group(1)))
+        valid.append(ok)
+        if ok:
+            rows.append(row)
+    seqs = torch.tensor(rows, dtype=torch.long).reshape(len(rows), length)
+    return seqs, torch.tensor(valid, dtype=torch.bool)
+
+
+# ============================================================================================================
+# The oracle
+# ============================================================================================================
+
+
+class EnumerableOracle:
+    """A seeded distribution P over all V^L symbol sequences with exact probabilities (see the module doc).
+
+    Settings: `vocab` V in 2..8, `length` L in 1..8, `kind` "lstm" or "hmm", `dependence` >= 0 (0 makes the
+    positions independent; larger values make them more dependent), `seed`, `hidden` (LSTM hidden size or
+    number of HMM states) and `symbol_scale` >= 0 (std of the random logits that make some symbols likely on
+    their own: the LSTM's per-position biases, the noise on the HMM's emission logits; for the LSTM, 0 with
+    dependence 0 is the uniform distribution).
+
+    Defaults: at V=4, L=5 the multi-information KL(P || product of marginals) is 0.875 nats (lstm) and 1.62
+    (hmm); for L=2 every symbol has first-position probability >= 0.12 (V=4, seeds 0..19, both kinds).
+    """
+
+    def __init__(
+        self,
+        vocab: int = 4,
+        length: int = 5,
+        kind: str = "lstm",
+        dependence: float = DEFAULT_DEPENDENCE,
+        seed: int = 0,
+        hidden: int = 16,
+        symbol_scale: float = 0.3,
+    ) -> None:
+        checks = (
+            (isinstance(vocab, int) and 2 <= vocab <= 8, f"vocab must be an integer in 2..8, got {vocab!r}"),
+            (
+                isinstance(length, int) and 1 <= length <= 8,
+                f"length must be an integer in 1..8, got {length!r}",
+            ),
+            (kind in KINDS, f"kind must be one of {', '.join(KINDS)}, got {kind!r}"),
+            (_finite_nonneg(dependence), f"dependence must be a finite number >= 0, got {dependence!r}"),
+            (isinstance(seed, int) and seed >= 0, f"seed must be an integer >= 0, got {seed!r}"),
+            (isinstance(hidden, int) and 1 <= hidden <= 1024, f"hidden must be in 1..1024, got {hidden!r}"),
+            (
+                _finite_nonneg(symbol_scale),
+                f"symbol_scale must be a finite number >= 0, got {symbol_scale!r}",
+            ),
+        )
+        problem = next((msg for ok, msg in checks if not ok), None)
+        if problem:
+            raise SeqgenError(f"enumerable oracle: {problem}")
+        self.vocab, self.length, self.kind = vocab, length, kind
+        self.dependence, self.seed = float(dependence), seed
+        self.hidden, self.symbol_scale = hidden, float(symbol_scale)
+        self.params = _draw_params(kind, vocab, length, hidden, self.dependence, self.symbol_scale, seed)
+
+    # --- identity -----------------------------------------------------------------------------------------
+
+    def settings(self) -> dict[str, Any]:
+        """Everything that defines P: `EnumerableOracle(**oracle.settings())` is the same oracle."""
+        return {
+            "vocab": self.vocab,
+            "length": self.length,
+            "kind": self.kind,
+            "dependence": self.dependence,
+            "seed": self.seed,
+            "hidden": self.hidden,
+            "symbol_scale": self.symbol_scale,
+        }
+
+    def __repr__(self) -> str:
+        return "EnumerableOracle(" + ", ".join(f"{k}={v!r}" for k, v in self.settings().items()) + ")"
+
+    @property
+    def num_sequences(self) -> int:
+        return self.vocab**self.length
+
+    # --- the process, one position at a time ----------------------------------------------------------------
+    # state: the LSTM's (h, c) after reading x_<t, or the HMM's distribution of hidden state z_t given x_<t.
+
+    def _start(self, n: int) -> tuple[torch.Tensor, ...]:
+        if self.kind == "lstm":
+            zeros = torch.zeros(n, self.hidden, dtype=torch.float64)
+            return zeros, zeros
+        return (torch.full((n, self.hidden), 1.0 / self.hidden, dtype=torch.float64),)
+
+    def _next_log_probs(self, state: tuple[torch.Tensor, ...], t: int) -> torch.Tensor:
+        """log P(x_t = . | x_<t) for each row, (n, V); t is 0-based."""
+        p = self.params
+        if self.kind == "lstm":
+            return (p["bias"][t] + self.dependence * (state[0] @ p["w_out"].T)).log_softmax(dim=-1)
+        return (state[0] @ p["emission"]).log()
+
+    def _advance(self, state: tuple[torch.Tensor, ...], symbols: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The state after also reading `symbols` (n,)."""
+        p = self.params
+        if self.kind == "lstm":
+            h, c = state
+            gates = p["embed"][symbols] @ p["w_ih"].T + h @ p["w_hh"].T
+            i, f, g, o = gates.chunk(4, dim=-1)  # PyTorch's gate order, so nn.LSTMCell can check it
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+            return torch.sigmoid(o) * torch.tanh(c), c
+        posterior = state[0] * p["emission"][:, symbols].T
+        posterior = posterior / posterior.sum(dim=-1, keepdim=True)
+        return (posterior @ p["transition"],)
+
+    # --- exact tables -------------------------------------------------------------------------------------
+
+    @cached_property
+    def log_probs(self) -> torch.Tensor:
+        """log P(x) for every sequence, (V^L,) float64, lexicographic order."""
+        return self._expand(self._start(1), torch.zeros(1, dtype=torch.float64), 0)
+
+    def _expand(self, state: tuple[torch.Tensor, ...], logp: torch.Tensor, t: int) -> torch.Tensor:
+        """log-probs of all completions of the prefixes (of length t) whose log-probs are `logp`, in order.
+
+        Prefixes are expanded a chunk at a time; chunks are contiguous in lexicographic order, so
+        concatenating their completions keeps the order.
+        """
+        n = logp.numel()
+        if n > _CHUNK:
+            return torch.cat(
+                [
+                    self._expand(tuple(s[i : i + _CHUNK] for s in state), logp[i : i + _CHUNK], t)
+                    for i in range(0, n, _CHUNK)
+                ]
+            )
+        logp = (logp[:, None] + self._next_log_probs(state, t)).reshape(-1)
+        if t + 1 == self.length:
+            return logp
+        v = self.vocab
+        state = self._advance(tuple(s.repeat_interleave(v, dim=0) for s in state), torch.arange(v).repeat(n))
+        return self._expand(state, logp, t + 1)
+
+    @cached_property
+    def probs(self) -> torch.Tensor:
+        """P(x) for every sequence, (V^L,) float64, lexicographic order; sums to 1."""
+        return self.log_probs.exp()
+
+    @property
+    def sequences(self) -> torch.Tensor:
+        """Every sequence, (V^L, L) long, lexicographic order (row i is sequence i). Built on each access."""
+        return index_to_sequences(torch.arange(self.num_sequences), self.vocab, self.length)
+
+    @cached_property
+    def marginals(self) -> torch.Tensor:
+        """P_t(x_t = k) as an (L, V) float64 tensor (row t is position t + 1)."""
+        table = self.probs.reshape((self.vocab,) * self.length)
+        rows = [
+            table.sum(dim=tuple(d for d in range(self.length) if d != t)) if self.length > 1 else table
+            for t in range(self.length)
+        ]
+        return torch.stack(rows)
+
+    def product_of_marginals(self) -> torch.Tensor:
+        """prod_t P_t(x_t) for every sequence, (V^L,) float64, lexicographic order: the optimum of
+        scheduled sampling with p_gold = 0 (DESIGN §5)."""
+        out = torch.ones(1, dtype=torch.float64)
+        for row in self.marginals:
+            out = (out[:, None] * row[None, :]).reshape(-1)
+        return out
+
+    def conditional(self, t: int) -> torch.Tensor:
+        """P(x_t | x_1..x_{t-1}) as a (V^(t-1), V) float64 tensor; t is 1-based, row = prefix index.
+
+        For two positions, `conditional(2)[x1, x2]` is P(x2 | x1) and `conditional(1)[0]` is P_1.
+        """
+        if not (isinstance(t, int) and 1 <= t <= self.length):
+            raise SeqgenError(f"conditional: position must be in 1..{self.length}, got {t!r}")
+        v = self.vocab
+        joint = self.probs.reshape(v ** (t - 1), v, v ** (self.length - t)).sum(dim=2)
+        return joint / joint.sum(dim=1, keepdim=True)
+
+    def entropy(self) -> float:
+        """H(P) in nats per sequence (a perfect model's expected NLL of one sequence, EOS not counted)."""
+        p = self.probs
+        return float(-(p * self.log_probs).sum())
+
+    # --- samples ------------------------------------------------------------------------------------------
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """`n` exact draws from P, (n, L) symbol indices, by ancestral sampling (no table needed).
+
+        Deterministic given a (CPU) `generator`.
+        """
+        if not (isinstance(n, int) and n >= 0):
+            raise SeqgenError(f"number of oracle samples must be an integer >= 0, got {n!r}")
+        out = torch.empty(n, self.length, dtype=torch.long)
+        state = self._start(n)
+        for t in range(self.length):
+            probs = self._next_log_probs(state, t).exp()
+            if n:
+                out[:, t] = torch.multinomial(probs, 1, generator=generator).squeeze(1)
+            if t + 1 < self.length:
+                state = self._advance(state, out[:, t])
+        return out
+
+    def log_prob(self, sequences: torch.Tensor) -> torch.Tensor:
+        """log P(x) of each row of symbol indices, (n,) float64."""
+        return self.log_probs[self.index_of(sequences)]
+
+    def index_of(self, sequences: torch.Tensor) -> torch.Tensor:
+        """Lexicographic index of each row of symbol indices, (n,) long."""
+        seqs = torch.as_tensor(sequences, dtype=torch.long)
+        if seqs.dim() != 2 or seqs.size(1) != self.length:
+            raise SeqgenError(f"expected sequences of shape (n, {self.length}), got {tuple(seqs.shape)}")
+        if seqs.numel() and (int(seqs.min()) < 0 or int(seqs.max()) >= self.vocab):
+            raise SeqgenError(f"symbol indices must be in [0, {self.vocab})")
+        weights = self.vocab ** torch.arange(self.length - 1, -1, -1)
+        return seqs @ weights
+
+    def empirical(self, sequences: torch.Tensor) -> torch.Tensor:
+        """The empirical distribution of the rows, (V^L,) float64, lexicographic order."""
+        idx = self.index_of(sequences)
+        if idx.numel() == 0:
+            raise SeqgenError("empirical distribution of no sequences")
+        counts = torch.bincount(idx, minlength=self.num_sequences).to(torch.float64)
+        return counts / counts.sum()
+
+    def splits(
+        self, train: int = 10000, valid: int = 1000, test: int = 10000, seed: int = 0
+    ) -> tuple[list[str], list[str], list[str]]:
+        """(train, valid, test) text lines: i.i.d. draws from P with three seeds derived from `seed`."""
+        return draw_splits(self, (train, valid, test), seed)
+
+    # --- text ---------------------------------------------------------------------------------------------
+
+    @property
+    def symbols(self) -> list[str]:
+        """The symbols as words: "s0" .. "s<V-1>"."""
+        return [f"s{k}" for k in range(self.vocab)]
+
+    def texts(self, sequences: torch.Tensor) -> list[str]:
+        """Each row of symbol indices as a line such as "s1 s0 s3 s3 s2"."""
+        return symbols_to_texts(self.symbols, sequences)
+
+    def parse(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(symbol indices of the valid lines (m, L), valid mask (n,)); valid = exactly L oracle symbols."""
+        return texts_to_symbols("s", self.vocab, self.length, texts)
+
+    def tokenizer(self) -> WordTokenizer:
+        """Word tokenizer with the special tokens then the symbols in order: symbol k has token id 4 + k."""
+        return symbol_tokenizer(self.symbols)
+
+
+def index_to_sequences(index: torch.Tensor, vocab: int, length: int) -> torch.Tensor:
+    """Rows of symbol indices for lexicographic indices, (n, length) long."""
+    powers = vocab ** torch.arange(length - 1, -1, -1)
+    return torch.as_tensor(index, dtype=torch.long)[:, None] // powers % vocab
+
+
+def _finite_nonneg(x: Any) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool) and np.isfinite(x) and x >= 0
+
+
+def _draw_params(
+    kind: str, vocab: int, length: int, hidden: int, dependence: float, symbol_scale: float, seed: int
+) -> dict[str, torch.Tensor]:
+    """The oracle's random parameters, float64, from a CPU generator seeded with `seed` (any machine)."""
+    g = torch.Generator().manual_seed(seed)
+
+    def normal(*shape: int) -> torch.Tensor:
+        return torch.randn(*shape, generator=g, dtype=torch.float64)
+
+    if kind == "lstm":
+        # Weights N(0, 1/fan_in) and no gate biases keep the gates in their sensitive range; embeddings of
+        # std 2 make each symbol move the state a lot. Together h_t varies strongly with the prefix for almost
+        # every seed (random gate biases left some seeds with nearly no dependence). W h_t has O(1) entries,
+        # so `dependence` alone sets how much the prefix weighs against the per-position biases.
+        return {
+            "embed": 2.0 * normal(vocab, hidden),
+            "w_ih": normal(4 * hidden, hidden) / hidden**0.5,
+            "w_hh": normal(4 * hidden, hidden) / hidden**0.5,
+            "w_out": normal(vocab, hidden) / hidden**0.5,
+            "bias": normal(length, vocab) * symbol_scale,
+        }
+    # Each state has a favourite symbol (state k: symbol k mod V, logit +4 over the noise), so states are
+    # told apart by what they emit (otherwise the hidden chain's memory barely shows in x) and, with a uniform
+    # initial state and hidden >= V, every symbol is likely at every position.
+    favourite = torch.nn.functional.one_hot(torch.arange(hidden) % vocab, vocab).to(torch.float64)
+    return {
+        "transition": (normal(hidden, hidden) * dependence).softmax(dim=-1),
+        "emission": (normal(hidden, vocab) * symbol_scale + _EMISSION_PEAK * favourite).softmax(dim=-1),
+    }
+
+
+# ============================================================================================================
+# A generator's exact distribution over the oracle's sequences
+# ============================================================================================================
+
+
+def symbol_logits_mask(vocab_size: int, num_symbols: int) -> torch.Tensor:
+    """(vocab_size,) bool, True at the token ids of the oracle's symbols (4 .. 4 + num_symbols - 1).
+
+    Sampling a model for oracle comparisons must use the same restriction as `model_distribution`: set the
+    logits where the mask is False to -inf before the softmax.
+    """
+    if vocab_size < FIRST_SYMBOL_ID + num_symbols:
+        raise SeqgenError(
+            f"model vocabulary of {vocab_size} cannot hold the 4 special tokens and "
+            f"{num_symbols} oracle symbols"
+        )
+    mask = torch.zeros(vocab_size, dtype=torch.bool)
+    mask[FIRST_SYMBOL_ID : FIRST_SYMBOL_ID + num_symbols] = True
+    return mask
+
+
+def _check_model(model: Generator, oracle: EnumerableOracle, temperature: float) -> None:
+    symbol_logits_mask(model.vocab_size, oracle.vocab)
+    limit = model.max_positions
+    if limit is not None and limit < oracle.length:
+        raise SeqgenError(
+            f"the Transformer's context of {limit} positions cannot hold BOS + {oracle.length - 1} symbols"
+        )
+    if not temperature > 0:
+        raise SeqgenError(f"temperature must be > 0, got {temperature}")
+
+
+@torch.no_grad()
+def model_distribution(
+    model: Generator, oracle: EnumerableOracle, *, batch_size: int = 4096, temperature: float = 1.0
+) -> torch.Tensor:
+    """Exact Q(x) of a seqgen `Generator` for every oracle sequence, (V^L,) float64 on CPU, lexicographic.
+
+    Convention: the model reads [BOS, 4 + x_1, ..., 4 + x_{t-1}] and its next-token distribution is
+    restricted to the V symbol tokens and renormalised (EOS, pad, unk and any other token masked out), so
+    Q(x) = prod_t softmax(logits_t[symbols] / temperature)[x_t] and Q sums to 1 over the V^L sequences.
+    Sample with the same restriction (`symbol_logits_mask`, `sample_model`) for sample-based metrics to agree
+    with Q. `temperature` gives the exact distribution of temperature-T ancestral sampling.
+
+    Cost: one teacher-forced pass per length-(L-1) prefix (V^(L-1) rows of L tokens), since the last
+    position's logits give all V completions. Every conditional Q(. | x_<t) is taken from one row (the
+    prefix followed by symbol 0s, whose first positions a causal model computes from the prefix alone), so
+    Q is exactly a product of normalised conditionals and sums to 1 to float64 rounding. Runs with dropout
+    off and restores the train/eval mode.
+    """
+    _check_model(model, oracle, temperature)
+    if batch_size < 1:
+        raise SeqgenError(f"batch_size must be at least 1, got {batch_size}")
+    v, length = oracle.vocab, oracle.length
+    device = model.lm.get_input_embeddings().weight.device
+    n_rows = v ** (length - 1)
+    strides = [v ** (length - 1 - t) for t in range(length)]  # rows per prefix of length t
+    cond = [torch.empty(n_rows // s, v, dtype=torch.float64) for s in strides]
+    was_training = model.training
+    model.eval()
+    try:
+        for start in range(0, n_rows, batch_size):
+            rows = torch.arange(start, min(start + batch_size, n_rows))
+            ids = torch.empty(len(rows), length, dtype=torch.long)
+            ids[:, 0] = model.bos_id
+            ids[:, 1:] = FIRST_SYMBOL_ID + index_to_sequences(rows, v, length - 1)
+            logits, _ = model(ids.to(device))
+            symbol_logits = logits[..., FIRST_SYMBOL_ID : FIRST_SYMBOL_ID + v].double() / temperature
+            logq = symbol_logits.log_softmax(dim=-1).cpu()
+            for t, stride in enumerate(strides):
+                pick = rows % stride == 0  # the row that speaks for its length-t prefix
+                cond[t][rows[pick] // stride] = logq[pick, t]
+    finally:
+        model.train(was_training)
+    logq_seq = torch.zeros(1, dtype=torch.float64)
+    for table in cond:
+        logq_seq = (logq_seq[:, None] + table).reshape(-1)
+    return logq_seq.exp()
+
+
+@torch.no_grad()
+def sample_model(
+    model: Generator,
+    oracle: EnumerableOracle,
+    n: int,
+    generator: torch.Generator | None = None,
+    temperature: float = 1.0,
+) -> torch.Tensor:
+    """`n` samples of L symbols from a Generator restricted to the symbol tokens (the `model_distribution`
+    convention), (n, L) symbol indices on CPU; incremental (RNN state / KV cache). `generator` lives on the
+    model's device."""
+    _check_model(model, oracle, temperature)
+    if not (isinstance(n, int) and n >= 1):
+        raise SeqgenError(f"number of model samples must be an integer >= 1, got {n!r}")
+    device = model.lm.get_input_embeddings().weight.device
+    v = oracle.vocab
+    out = torch.empty(n, oracle.length, dtype=torch.long, device=device)
+    tokens = torch.full((n, 1), model.bos_id, dtype=torch.long, device=device)
+    state = None
+    was_training = model.training
+    model.eval()
+    try:
+        for t in range(oracle.length):
+            logits, state = model(tokens, state, return_state=True)
+            probs = (logits[:, -1, FIRST_SYMBOL_ID : FIRST_SYMBOL_ID + v].float() / temperature).softmax(-1)
+            out[:, t] = torch.multinomial(probs, 1, generator=generator).squeeze(1)
+            tokens = (FIRST_SYMBOL_ID + out[:, t]).unsqueeze(1)
+    finally:
+        model.train(was_training)
+    return out.cpu()

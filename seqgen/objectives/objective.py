@@ -1,0 +1,88 @@
+"""The training objective as the trainer sees it: a loss over one micro-batch, in MLE's summed form.
+
+Every objective returns (summed loss over non-pad target tokens, target count, diagnostics), so the trainer
+normalises by the tokens of the whole optimiser step however the loss is computed. `ObjectiveModule` puts the
+generator and its loss behind one `forward`: Accelerate / DDP then see exactly one forward per backward, even
+when the objective calls the generator many times (scheduled sampling's token-by-token loop).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from seqgen.config import Config
+from seqgen.objectives.mle import token_nll_sum
+
+LossFn = Callable[..., tuple[torch.Tensor, torch.Tensor, dict[str, float]]]
+
+
+class Objective:
+    """Maximum likelihood; subclasses change the loss and what is logged about their schedule."""
+
+    name = "mle"
+
+    def __init__(self, cfg: Config, pad_id: int) -> None:
+        self.cfg, self.pad_id = cfg, pad_id
+
+    def loss_sum(
+        self, generator: torch.nn.Module, batch: torch.Tensor, *, step: int, rng: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
+        nll, count = token_nll_sum(generator, batch, self.pad_id)
+        return nll, count, {}
+
+    def logged(self, step: int) -> dict[str, float]:
+        """Values of the objective's own schedule at `step` (0-based), logged with the training metrics."""
+        return {}
+
+
+class ScheduledSampling(Objective):
+    name = "scheduled_sampling"
+
+    def p_gold(self, step: int) -> float:
+        from seqgen.objectives.schedules import p_gold
+
+        ss = self.cfg.ss
+        return p_gold(ss.schedule, step, k=ss.k, c=ss.c, p_min=ss.p_min, value=ss.p_gold)
+
+    def loss_sum(
+        self, generator: torch.nn.Module, batch: torch.Tensor, *, step: int, rng: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
+        from seqgen.objectives.scheduled_sampling import scheduled_sampling_loss_sum
+
+        ss = self.cfg.ss
+        return scheduled_sampling_loss_sum(
+            generator,
+            batch,
+            self.pad_id,
+            p_gold=self.p_gold(step),
+            mode=ss.mode,
+            mix=ss.mix,
+            grad_through_both=ss.grad_through_both,
+            generator=rng,
+            max_len=self.cfg.data.max_len,
+        )
+
+    def logged(self, step: int) -> dict[str, float]:
+        return {"p_gold": self.p_gold(step)}
+
+
+OBJECTIVES: dict[str, type[Objective]] = {"mle": Objective, "scheduled_sampling": ScheduledSampling}
+
+
+def build_objective(cfg: Config, pad_id: int) -> Objective:
+    return OBJECTIVES[cfg.objective](cfg, pad_id)
+
+
+class ObjectiveModule(torch.nn.Module):
+    """The generator and its objective as one module (what the trainer hands to Accelerate)."""
+
+    def __init__(self, generator: torch.nn.Module, objective: Objective) -> None:
+        super().__init__()
+        self.generator = generator
+        self.objective = objective
+
+    def forward(self, batch: torch.Tensor, step: int, rng: torch.Generator) -> Any:
+        return self.objective.loss_sum(self.generator, batch, step=step, rng=rng)
