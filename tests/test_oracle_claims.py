@@ -111,3 +111,20 @@ def test_scheduled_sampling_at_p_gold_one_is_maximum_likelihood(tmp_path, mode):
         tmp_path, f"ss1-{mode}", *short, "objective=scheduled_sampling", f"ss.mode={mode}", "ss.p_gold=1"
     )
     assert torch.equal(q_mle, q_ss)
+
+
+def test_seqgan_oracle_run_reports_nll_oracle(tmp_path, capsys):
+    import json
+
+    from seqgen.cli import main
+
+    run = tmp_path / "seqgan"
+    args = ["data.train=seqgan_oracle", "data.oracle.sentences=300", "data.holdout=50", "data.max_len=22"]
+    tiny = ["model.emb_dim=16", "model.hidden_dim=32", "train.max_steps=3", "train.batch_size=16"]
+    assert main(["train", *args, *tiny, "train.progress=false", f"out={run}"]) == 0
+    assert main(["evaluate", str(run), "--metrics", "nll,oracle", "--num-samples", "40"]) == 0
+    result = json.loads(capsys.readouterr().out.split("\n", 1)[1])
+    assert result["tokens"] == 50 * 21  # 20 words + EOS per held-out sequence
+    (sample,) = result["samples"]
+    assert 0 <= sample["valid_fraction"] <= 1 and "oracle_nll" in sample
+    assert "SeqGAN oracle" in result["split_rule"]

@@ -422,29 +422,35 @@ def test_a_ddp_style_wrapper_is_unwrapped():
         assert float(direct.detach()) == float(wrapped.detach())
 
 
+def _ddp_synced(kind: str, rank: int) -> dict[str, bool]:
+    """Per setting: do both ranks hold the same gradients after backward on their own batches?"""
+    gen = make(kind)
+    ddp = torch.nn.parallel.DistributedDataParallel(gen)
+    batch = make_batch([7, 4, 6], 9, seed=10 + rank)
+    synced = {}
+    for mode, mix in ALL_SETTINGS:
+        nll, _, _ = scheduled_sampling_loss_sum(
+            ddp, batch, PAD, p_gold=0.5, mode=mode, mix=mix, generator=rng(rank)
+        )
+        nll.backward()
+        flat = torch.cat([p.grad.reshape(-1) for p in gen.parameters()])
+        both = [torch.zeros_like(flat) for _ in range(2)]
+        dist.all_gather(both, flat)
+        synced[f"{kind} {mode} {mix}"] = torch.equal(both[0], both[1])
+        gen.zero_grad()
+    return synced  # the DDP wrapper is freed here, while the process group is still alive
+
+
 def _ddp_worker(rank: int, init_file: str, result_file: str) -> None:
-    """Each rank trains on its own batch; after backward every rank must hold the same (all-reduced) grads."""
     # A bounded timeout: a lost peer fails the test instead of hanging the suite.
     dist.init_process_group(
         "gloo", init_method=f"file://{init_file}", rank=rank, world_size=2, timeout=timedelta(seconds=60)
     )
-    synced = {}
-    for kind in ("lstm", "transformer"):
-        gen = make(kind)
-        ddp = torch.nn.parallel.DistributedDataParallel(gen)
-        batch = make_batch([7, 4, 6], 9, seed=10 + rank)
-        for mode, mix in ALL_SETTINGS:
-            kw = dict(p_gold=0.5, mode=mode, mix=mix, generator=rng(rank))
-            nll, _, _ = scheduled_sampling_loss_sum(ddp, batch, PAD, **kw)
-            nll.backward()
-            flat = torch.cat([p.grad.reshape(-1) for p in gen.parameters()])
-            both = [torch.zeros_like(flat) for _ in range(2)]
-            dist.all_gather(both, flat)
-            synced[f"{kind} {mode} {mix}"] = torch.equal(both[0], both[1])
-            gen.zero_grad()
+    synced = {**_ddp_synced("lstm", rank), **_ddp_synced("transformer", rank)}
     if rank == 0:
         with open(result_file, "w") as f:
             json.dump(synced, f)
+    dist.barrier()
     dist.destroy_process_group()
 
 
