@@ -10,13 +10,12 @@ import json
 import os
 from pathlib import Path
 
-import torch
 from huggingface_hub.errors import StrictDataclassError
-from safetensors import SafetensorError, safe_open
-from transformers import AutoConfig, AutoModelForCausalLM, PretrainedConfig, PreTrainedModel
+from transformers import AutoConfig, AutoModelForCausalLM, PreTrainedModel
 
 from seqgen.config import ModelConfig
 from seqgen.errors import SeqgenError
+from seqgen.models.checked_loading import LOAD_ERRORS, check_weights, load_checked, reason
 from seqgen.models.generator import Generator, quiet_transformers
 from seqgen.models.rnn import RNNConfig, RNNForCausalLM
 from seqgen.models.sampling import build_processors, sample_incremental
@@ -26,7 +25,6 @@ AutoConfig.register(RNNConfig.model_type, RNNConfig, exist_ok=True)
 AutoModelForCausalLM.register(RNNConfig, RNNForCausalLM, exist_ok=True)
 
 # What transformers raises for a bad folder: file errors, bad JSON/values, config validators, shape errors.
-_LOAD_ERRORS = (OSError, ValueError, TypeError, KeyError, RuntimeError, StrictDataclassError)
 
 __all__ = [
     "Generator",
@@ -77,7 +75,7 @@ def build_generator(
             eos_token_id=eos_id,
         )
     except (ValueError, TypeError, StrictDataclassError) as e:  # the config's own validators
-        raise SeqgenError(f"invalid RNN model settings: {_reason(e)}") from None
+        raise SeqgenError(f"invalid RNN model settings: {reason(e)}") from None
     return Generator(RNNForCausalLM(cfg))
 
 
@@ -111,59 +109,10 @@ def load_generator(directory: str | os.PathLike) -> Generator:
     try:
         json.loads(cfg_path.read_text(encoding="utf-8"))
         config = AutoConfig.from_pretrained(str(folder), local_files_only=True)
-    except _LOAD_ERRORS as e:
-        raise SeqgenError(f"invalid generator config {cfg_path}: {_reason(e)}") from None
+    except LOAD_ERRORS as e:
+        raise SeqgenError(f"invalid generator config {cfg_path}: {reason(e)}") from None
     if not weights.is_file():
         raise SeqgenError(f"generator folder has no model.safetensors: {folder}")
-    _check_weights(weights, config)
-    try:
-        with quiet_transformers():
-            lm, info = AutoModelForCausalLM.from_pretrained(
-                str(folder), config=config, local_files_only=True, output_loading_info=True
-            )
-    except (*_LOAD_ERRORS, SafetensorError) as e:
-        raise SeqgenError(f"cannot load the generator in {folder}: {_reason(e)}") from None
-    bad = {k: v for k, v in info.items() if k in ("missing_keys", "unexpected_keys", "mismatched_keys") and v}
-    if bad:
-        detail = "; ".join(
-            f"{k.replace('_', ' ')}: {', '.join(sorted(map(str, v))[:3])}" for k, v in bad.items()
-        )
-        raise SeqgenError(f"model.safetensors does not match config.json in {folder} ({detail})")
+    check_weights(weights, lambda: AutoModelForCausalLM.from_config(config))
+    lm = load_checked(AutoModelForCausalLM, folder, config, "generator")
     return Generator(lm)
-
-
-def _check_weights(path: Path, config: PretrainedConfig) -> None:
-    """Check model.safetensors against config.json before loading, so every failure names the tensor and path.
-
-    The header is parsed (safetensors checks that it covers the file exactly, so truncated or garbage files
-    fail here; there is no checksum, so flipped bytes inside the data are not detectable by any loader), then
-    each stored shape is compared with a shape-only (meta device) model built from the config.
-    """
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            stored = {key: list(f.get_slice(key).get_shape()) for key in f.keys()}
-    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
-        raise SeqgenError(f"corrupt model.safetensors ({_reason(e)}): {path}") from None
-    try:
-        with torch.device("meta"), quiet_transformers():
-            expected = {
-                k: list(v.shape) for k, v in AutoModelForCausalLM.from_config(config).state_dict().items()
-            }
-    except _LOAD_ERRORS as e:
-        raise SeqgenError(
-            f"cannot build the model described by {path.parent / 'config.json'}: {_reason(e)}"
-        ) from None
-    for key, shape in stored.items():
-        if key in expected and expected[key] != shape:
-            raise SeqgenError(
-                f"tensor {key} has shape {shape} in model.safetensors, "
-                f"config.json needs {expected[key]}: {path}"
-            )
-
-
-def _reason(e: BaseException) -> str:
-    """The first line of an error; for a config validator's error, the validator's own message."""
-    if isinstance(e, StrictDataclassError) and e.__cause__ is not None:
-        e = e.__cause__
-    lines = [line.strip() for line in str(e).strip().splitlines() if line.strip()]
-    return lines[0] if lines else type(e).__name__

@@ -56,7 +56,6 @@ import torch
 import torch.nn.functional as F
 from huggingface_hub.dataclasses import strict
 from huggingface_hub.errors import StrictDataclassError
-from safetensors import SafetensorError, safe_open
 from torch import nn
 from transformers import AutoConfig, AutoModel, GPT2Config, GPT2Model, PretrainedConfig, PreTrainedModel
 from transformers import initialization as init
@@ -64,12 +63,12 @@ from transformers.utils import ModelOutput
 
 from seqgen.atomic import atomic_dir, recover_dir
 from seqgen.errors import SeqgenError
+from seqgen.models.checked_loading import LOAD_ERRORS, check_weights, load_checked, reason
 from seqgen.models.generator import quiet_transformers
 
 KINDS = ("cnn", "rnn", "transformer")
 
 # What transformers raises for a bad folder: file errors, bad JSON/values, config validators, shape errors.
-_LOAD_ERRORS = (OSError, ValueError, TypeError, KeyError, RuntimeError, StrictDataclassError)
 
 
 @strict
@@ -364,7 +363,7 @@ def build_discriminator(
             pad_token_id=pad_id,
         )
     except (ValueError, TypeError, StrictDataclassError) as e:
-        raise SeqgenError(f"invalid discriminator settings: {_reason(e)}") from None
+        raise SeqgenError(f"invalid discriminator settings: {reason(e)}") from None
     with _seeded(seed):
         return SequenceDiscriminator(config)
 
@@ -394,7 +393,7 @@ def load_discriminator(directory: str | os.PathLike, vocab_size: int | None = No
     try:
         raw = json.loads(cfg_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as e:
-        raise SeqgenError(f"invalid discriminator config {cfg_path}: {_reason(e)}") from None
+        raise SeqgenError(f"invalid discriminator config {cfg_path}: {reason(e)}") from None
     model_type = raw.get("model_type") if isinstance(raw, dict) else None
     if model_type != DiscriminatorConfig.model_type:
         raise SeqgenError(
@@ -403,8 +402,8 @@ def load_discriminator(directory: str | os.PathLike, vocab_size: int | None = No
         )
     try:
         config = DiscriminatorConfig.from_pretrained(str(folder), local_files_only=True)
-    except _LOAD_ERRORS as e:
-        raise SeqgenError(f"invalid discriminator config {cfg_path}: {_reason(e)}") from None
+    except LOAD_ERRORS as e:
+        raise SeqgenError(f"invalid discriminator config {cfg_path}: {reason(e)}") from None
     if vocab_size is not None and config.vocab_size != vocab_size:
         raise SeqgenError(
             f"the discriminator in {folder} has a vocabulary of {config.vocab_size} but the tokenizer has "
@@ -412,48 +411,5 @@ def load_discriminator(directory: str | os.PathLike, vocab_size: int | None = No
         )
     if not weights.is_file():
         raise SeqgenError(f"discriminator folder has no model.safetensors: {folder}")
-    _check_weights(weights, config)
-    try:
-        with quiet_transformers():
-            model, info = SequenceDiscriminator.from_pretrained(
-                str(folder), config=config, local_files_only=True, output_loading_info=True
-            )
-    except (*_LOAD_ERRORS, SafetensorError) as e:
-        raise SeqgenError(f"cannot load the discriminator in {folder}: {_reason(e)}") from None
-    bad = {k: v for k, v in info.items() if k in ("missing_keys", "unexpected_keys", "mismatched_keys") and v}
-    if bad:
-        detail = "; ".join(
-            f"{k.replace('_', ' ')}: {', '.join(sorted(map(str, v))[:3])}" for k, v in bad.items()
-        )
-        raise SeqgenError(f"model.safetensors does not match config.json in {folder} ({detail})")
-    return model
-
-
-def _check_weights(path: Path, config: DiscriminatorConfig) -> None:
-    """Check model.safetensors against config.json before loading, so every failure names the tensor and path.
-
-    safetensors checks that the header covers the file exactly, so truncated or garbage files fail here
-    (there is no checksum: flipped bytes inside tensor data are undetectable by any loader); each stored shape
-    is then compared with a shape-only (meta device) model built from the config.
-    """
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            stored = {key: list(f.get_slice(key).get_shape()) for key in f.keys()}
-    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
-        raise SeqgenError(f"corrupt model.safetensors ({_reason(e)}): {path}") from None
-    with torch.device("meta"), quiet_transformers():
-        expected = {k: list(v.shape) for k, v in SequenceDiscriminator(config).state_dict().items()}
-    for key, shape in stored.items():
-        if key in expected and expected[key] != shape:
-            raise SeqgenError(
-                f"tensor {key} has shape {shape} in model.safetensors, "
-                f"config.json needs {expected[key]}: {path}"
-            )
-
-
-def _reason(e: BaseException) -> str:
-    """The first line of an error; for a config validator's error, the validator's own message."""
-    if isinstance(e, StrictDataclassError) and e.__cause__ is not None:
-        e = e.__cause__
-    lines = [line.strip() for line in str(e).strip().splitlines() if line.strip()]
-    return lines[0] if lines else type(e).__name__
+    check_weights(weights, lambda: SequenceDiscriminator(config))
+    return load_checked(SequenceDiscriminator, folder, config, "discriminator")
