@@ -7,7 +7,15 @@ own loss functions. The objectives alternate in rounds and the median step time 
 machine noise hits all alike. Targets (issue 4): two_pass <= 1.5x MLE for both models; exact <= 2.5x MLE for
 the LSTM.
 
-    python benchmarks/objective_step.py [--steps 5] [--rounds 3] [--p-gold 0.5]
+The adversarial part (issue 5) times one full `objective=adversarial` step with bgan_is, M = 8 (8 groups of 8
+= the 64 rows) and a CNN discriminator, through seqgen's objective and discriminator module: sampling 64
+sequences of 128 tokens, scoring them, the generator's policy-gradient update and one discriminator update.
+Beside it, in the same rounds, its two unavoidable parts alone: incremental sampling of the 64 sequences
+(`Generator.sample`) and one teacher-forced MLE step on them. Target: full step <= 1.2x their sum. Special
+tokens are masked while sampling so every sample has all 128 tokens (an untrained model would stop early at
+EOS and flatter the adversarial step).
+
+    python benchmarks/objective_step.py [--steps 5] [--rounds 3] [--p-gold 0.5] [--only ss|adversarial]
 """
 
 from __future__ import annotations
@@ -74,20 +82,145 @@ def step_fn(model, batch: torch.Tensor, objective: str, p_gold: float):
     return step
 
 
+class NoSpecialTokens:
+    """The benchmark's sampling/scoring constraint: never the special ids 0..3, so rows run full length."""
+
+    def allowed(self, positions: int, vocab_size: int, device: torch.device) -> torch.Tensor:
+        allowed = torch.ones(positions, vocab_size, dtype=torch.bool, device=device)
+        allowed[:, :4] = False
+        return allowed
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        return scores.masked_fill(~self.allowed(1, scores.size(-1), scores.device)[0], float("-inf"))
+
+
+def adversarial_parts(model, batch: torch.Tensor, vocab: int) -> dict:
+    """Step functions: the full adversarial step, its parts, and the two baseline parts."""
+    from seqgen.config import load_config
+    from seqgen.models.discriminator import build_discriminator
+    from seqgen.objectives.adversarial import Adversarial, DiscriminatorModule
+    from seqgen.objectives.mle import token_nll_sum
+    from seqgen.objectives.policy import token_log_probs
+
+    cfg = load_config(
+        None,
+        [
+            "objective=adversarial",
+            "adv.estimator=bgan_is",
+            "adv.group_size=8",
+            f"train.batch_size={BATCH}",
+            f"data.max_len={SEQ + 1}",
+        ],
+    )
+    obj = Adversarial(cfg, 0)
+    tok = type("Tok", (), {"eos_id": 2, "bos_id": 1})()
+    disc = build_discriminator("cnn", vocab, 0, max_len=SEQ + 1, seed=0)
+    obj.bind(tokenizer=tok, accelerator=None, discriminator=disc)
+    obj.constraint = NoSpecialTokens()
+    d_module = DiscriminatorModule(disc, obj)
+    g_opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    d_opt = torch.optim.Adam(disc.parameters(), lr=1e-4)
+    rng = torch.Generator().manual_seed(0)
+    totals = {"rows": float(BATCH), "tokens": float(BATCH * SEQ)}
+    fakes = obj.sample(model, BATCH, rng)
+    assert fakes.shape == (BATCH, SEQ + 1), fakes.shape
+
+    def full() -> None:
+        loss, _ = obj.loss(model, batch, step=0, rng=rng, totals=totals)
+        loss.backward()
+        g_opt.step()
+        g_opt.zero_grad(set_to_none=True)
+        d_loss, _ = d_module(batch, obj.fakes.pop(), rng)
+        d_loss.backward()
+        d_opt.step()
+        d_opt.zero_grad(set_to_none=True)
+
+    def sampling() -> None:  # baseline part 1 (and the full step's first part)
+        model.sample(BATCH, SEQ + 1, generator=rng, logits_processors=[obj.constraint])
+
+    def mle_on_samples() -> None:  # baseline part 2
+        nll, n = token_nll_sum(model, fakes, 0)
+        (nll / n).backward()
+        g_opt.step()
+        g_opt.zero_grad(set_to_none=True)
+
+    def scoring() -> None:
+        obj.score(model, fakes)
+
+    def generator_update() -> None:
+        logp, mask, _ = token_log_probs(model, fakes, start=1, pad_id=0, constraint=obj.constraint)
+        (-(logp * mask).sum() / BATCH).backward()
+        g_opt.step()
+        g_opt.zero_grad(set_to_none=True)
+
+    def discriminator_update() -> None:
+        d_loss, _ = d_module(batch, fakes, rng)
+        d_loss.backward()
+        d_opt.step()
+        d_opt.zero_grad(set_to_none=True)
+
+    return {
+        "full": full,
+        "sampling": sampling,
+        "mle_on_samples": mle_on_samples,
+        "d_scoring": scoring,
+        "g_update": generator_update,
+        "d_update": discriminator_update,
+    }
+
+
+def timed(steps: dict, n: int, rounds: int) -> dict[str, float]:
+    """Median seconds per call of each step function, alternating in rounds after one warm-up call each."""
+    for f in steps.values():
+        f()
+    times: dict[str, list[float]] = {k: [] for k in steps}
+    for _ in range(rounds):
+        for k, f in steps.items():
+            for _ in range(n):
+                t = time.perf_counter()
+                f()
+                times[k].append(time.perf_counter() - t)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def report_adversarial(kind: str, model, batch: torch.Tensor, vocab: int, n: int, rounds: int) -> None:
+    med = timed(adversarial_parts(model, batch, vocab), n, rounds)
+    base = med["sampling"] + med["mle_on_samples"]
+    print(f"  adversarial bgan_is M=8 (8 groups x 8 = {BATCH} samples of {SEQ} tokens, CNN discriminator):")
+    print(
+        f"    full step {med['full'] * 1000:8.1f} ms   {med['full'] / base:.2f}x (sampling + MLE step)"
+    )
+    print(
+        f"      parts alone: sampling {med['sampling'] * 1000:.1f} ms, discriminator scoring "
+        f"{med['d_scoring'] * 1000:.1f} ms, generator update {med['g_update'] * 1000:.1f} ms, "
+        f"discriminator update {med['d_update'] * 1000:.1f} ms"
+    )
+    print(
+        f"    baseline: sampling {med['sampling'] * 1000:.1f} ms + MLE step on the samples "
+        f"{med['mle_on_samples'] * 1000:.1f} ms = {base * 1000:.1f} ms"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--steps", type=int, default=5, help="timed steps per objective per round")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--p-gold", type=float, default=0.5)
+    p.add_argument("--only", choices=["ss", "adversarial"], default=None)
     args = p.parse_args(argv)
     batch, vocab = batch_of_text()
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads; "
         f"batch {BATCH} x {SEQ} tokens, vocab {vocab}"
     )
-    objectives = ["mle", "ss:two_pass", "ss:exact"]
+    objectives = ["mle", "ss:two_pass", "ss:exact"] if args.only != "adversarial" else ["mle"]
     for kind in ("lstm", "transformer"):
         model = build(kind, vocab).train()
+        if args.only != "ss":
+            print(f"\n{kind} ({sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters)")
+            report_adversarial(kind, model, batch, vocab, args.steps, args.rounds)
+            if args.only == "adversarial":
+                continue
         steps = {o: step_fn(model, batch, o, args.p_gold) for o in objectives}
         for o in objectives:  # warm-up (allocator, first-call paths)
             steps[o]()

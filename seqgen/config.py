@@ -120,6 +120,12 @@ class TrainConfig:
     on_nonfinite: str = _f(
         "stop", "a non-finite loss: stop (naming the step) or skip the step", ("stop", "skip")
     )
+    keep: str = _f(
+        "auto",
+        "which generator RUN/generator holds: best_valid (lowest validation NLL), last, or auto (last for "
+        "adversarial runs, whose aim is not likelihood; best_valid otherwise)",
+        ("auto", "best_valid", "last"),
+    )
     tensorboard: bool = _f(True, "also log to TensorBoard through Accelerate when it is installed")
     progress: bool = _f(True, "show a progress bar")
 
@@ -155,16 +161,92 @@ class ScheduledSamplingConfig:
 
 
 @dataclass
+class AdversarialConfig:
+    discriminator: str = _f(
+        "cnn",
+        "discriminator: cnn (SeqGAN-style), rnn, transformer, or oracle (exact log(pi p / ((1-pi) q)) on "
+        "data.train=oracle, no training: checks estimators without discriminator error)",
+        ("cnn", "rnn", "transformer", "oracle"),
+    )
+    d_emb_dim: int = _f(64, "discriminator embedding size")
+    d_hidden_dim: int = _f(64, "discriminator hidden size (rnn state, transformer width)")
+    d_num_layers: int = _f(1, "discriminator layers (rnn, transformer)")
+    d_filter_widths: str = _f("2,3,4,5", "cnn discriminator: comma-separated filter widths")
+    d_num_filters: int = _f(64, "cnn discriminator: filters per width")
+    d_num_heads: int = _f(4, "transformer discriminator: attention heads")
+    d_dropout: float = _f(0.0, "discriminator dropout")
+    d_lr: float = _f(1e-3, "discriminator learning rate (Adam, constant)")
+    d_beta1: float = _f(0.5, "discriminator Adam beta1")
+    d_beta2: float = _f(0.99, "discriminator Adam beta2")
+    d_steps: int = _f(1, "discriminator updates per generator step")
+    d_pretrain_steps: int = _f(0, "discriminator updates before the first generator step")
+    pi: float = _f(
+        0.5,
+        "class balance of the discriminator loss -pi E_P[log D] - (1-pi) E_Q[log(1-D)] (divergence=gan); "
+        "pi -> 0 moves the objective towards KL(P||Q), pi -> 1 towards KL(Q||P) (Huszar 2015)",
+    )
+    penalty: str = _f(
+        "none",
+        "gradient penalty on the discriminator logit, on soft one-hot rows: gp (at real/fake "
+        "interpolates) or dragan (at perturbed real rows)",
+        ("none", "gp", "dragan"),
+    )
+    penalty_weight: float = _f(10.0, "lambda of the gradient penalty")
+    dragan_scale: float = _f(0.5, "dragan: perturbation scale c, x + c * std(x) * U[0, 1]")
+    estimator: str = _f(
+        "bgan_is",
+        "generator gradient: bgan_is (self-normalised importance weights over groups of group_size samples), "
+        "reinforce (reward minus a baseline) or seqgan_rollout (Monte-Carlo rollouts per prefix)",
+        ("bgan_is", "reinforce", "seqgan_rollout"),
+    )
+    group_size: int = _f(8, "samples per conditioning (M); must divide the micro-batch on each process")
+    prefix_len: int = _f(0, "gold tokens the M samples of a group share (k); 0 = the empty prefix")
+    normalize: str = _f(
+        "group",
+        "bgan_is: normalise the weights over each group, or over the whole micro-batch (batch = MaliGAN)",
+        ("group", "batch"),
+    )
+    divergence: str = _f(
+        "gan",
+        "f-divergence of the discriminator loss and of the BGAN weights: gan (pi-balanced logistic), kl, "
+        "reverse_kl, hellinger (log w = V for all four) or chi2 (w = V/2 + 1, clipped at 0)",
+        ("gan", "kl", "reverse_kl", "hellinger", "chi2"),
+    )
+    reward: str = _f(
+        "logit",
+        "reinforce / seqgan_rollout reward: logit (log w, the log density-ratio estimate), non_saturating "
+        "(log D) or minimax (-log(1 - D))",
+        ("logit", "non_saturating", "minimax"),
+    )
+    baseline: str = _f(
+        "loo",
+        "reinforce / seqgan_rollout baseline: loo (mean reward of the other samples of the group), ema "
+        "(moving average) or none",
+        ("loo", "ema", "none"),
+    )
+    baseline_decay: float = _f(0.99, "ema baseline decay")
+    rollouts: int = _f(4, "seqgan_rollout: Monte-Carlo rollouts per prefix")
+    dense: bool = _f(
+        False, "reinforce: per-token rewards from the discriminator's prefix logits, discounted returns"
+    )
+    discount: float = _f(1.0, "dense rewards: discount gamma of the returns")
+    length_normalize: bool = _f(False, "divide each sample's log Q by its number of generated tokens")
+    lambda_mle: float = _f(0.0, "weight of an added MLE (teacher forcing) term on the real batch")
+
+
+@dataclass
 class Config:
     data: DataConfig = field(default_factory=DataConfig)
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     ss: ScheduledSamplingConfig = field(default_factory=ScheduledSamplingConfig)
+    adv: AdversarialConfig = field(default_factory=AdversarialConfig)
     objective: str = _f(
         "mle",
-        "training objective: mle (teacher forcing) or scheduled_sampling (settings in ss.*)",
-        ("mle", "scheduled_sampling"),
+        "training objective: mle (teacher forcing), scheduled_sampling (settings in ss.*) or adversarial "
+        "(policy gradient with discriminator rewards, settings in adv.*)",
+        ("mle", "scheduled_sampling", "adversarial"),
     )
     out: str = _f("runs/default", "run folder (config, tokenizer, checkpoints, metrics, samples)")
     resume: bool = _f(False, "continue the run in `out` from its last checkpoint")
@@ -369,6 +451,10 @@ def validate(cfg: Config) -> None:
             )
     if cfg.objective == "scheduled_sampling":
         _validate_ss(cfg)
+    if cfg.objective == "adversarial":
+        from seqgen.objectives.adversarial_config import validate_adversarial
+
+        validate_adversarial(cfg)
     if m.tie_embeddings and m.kind in ("lstm", "gru") and m.emb_dim != m.hidden_dim:
         raise SeqgenError(
             "model.tie_embeddings needs model.emb_dim == model.hidden_dim "

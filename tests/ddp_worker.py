@@ -19,7 +19,10 @@ def main(out: str, result_file: str, *overrides: str) -> None:
     acc = trainer.accelerator
     rows_per_rank = len(trainer.order.rows(0, acc.process_index, acc.num_processes))
     trainer.fit()
-    flat = torch.cat([p.detach().reshape(-1) for p in trainer.unwrapped.parameters()])
+    models = [trainer.unwrapped]
+    if trainer.unwrapped_discriminator is not None:  # adversarial runs: the discriminator must agree too
+        models.append(trainer.unwrapped_discriminator)
+    flat = torch.cat([p.detach().reshape(-1) for m in models for p in m.parameters()])
     gathered = [torch.zeros_like(flat) for _ in range(acc.num_processes)]
     dist.all_gather(gathered, flat)
     rows = [None] * acc.num_processes
@@ -31,6 +34,7 @@ def main(out: str, result_file: str, *overrides: str) -> None:
             "rows_per_rank": rows,
             "global_batch": sum(rows) * cfg.train.grad_accum,
             "step": trainer.step,
+            "models": len(models),
         }
         with open(result_file, "w") as f:
             json.dump(result, f)

@@ -73,6 +73,30 @@ def test_two_processes_identical_parameters_and_configured_global_batch(tmp_path
     assert r["step"] == 6
 
 
+def test_two_processes_adversarial_steps_keep_generator_and_discriminator_identical(tmp_path):
+    # Generator and discriminator are both prepared by Accelerate; samples differ by rank (each rank draws
+    # its own), gradients are averaged, so both models must stay identical on every rank.
+    result_file = tmp_path / "result.json"
+    adversarial = [
+        "objective=adversarial",
+        "adv.group_size=4",
+        "adv.d_pretrain_steps=2",
+        "adv.d_steps=2",
+        "adv.penalty=gp",
+        "adv.normalize=batch",  # MaliGAN: weights normalised over the micro-batch of both processes
+        "adv.d_emb_dim=16",
+        "adv.d_num_filters=8",
+    ]
+    torchrun(
+        str(ROOT / "tests" / "ddp_worker.py"), str(tmp_path / "adv"), str(result_file), *COMMON, *adversarial
+    )
+    r = json.loads(result_file.read_text())
+    assert r["world_size"] == 2 and r["models"] == 2
+    assert r["identical"]
+    assert r["step"] == 6
+    assert (tmp_path / "adv" / "discriminator" / "model.safetensors").is_file()
+
+
 def test_documented_torchrun_command_matches_one_process(tmp_path):
     # The README's command, through the CLI. Same global batch and token normalisation, so the 2-process
     # run computes the same updates as one process (up to float summation order).

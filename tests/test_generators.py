@@ -231,8 +231,10 @@ def test_bad_sampling_settings_raise_seqgen_error():
     for kwargs in ({"temperature": -1.0}, {"top_p": 0.0}, {"top_k": -2}, {"prefix": torch.tensor([99])}):
         with pytest.raises(SeqgenError):
             gen.sample(2, 10, **kwargs)
-    with pytest.raises(SeqgenError, match="context"):
-        gen.sample(2, 33)  # context is 32
+    # context 32: rows of 33 tokens feed the model 32 of them (the last is only sampled); 34 do not fit
+    assert gen.sample(2, 33, stop_at_eos=False).shape == (2, 33)
+    with pytest.raises(SeqgenError, match="needs 33 positions, more than the Transformer's context of 32"):
+        gen.sample(2, 34)
     with pytest.raises(SeqgenError):
         gen.sample(2, 3, prefix=torch.tensor([3, 4, 5]))
 

@@ -56,3 +56,29 @@ def test_oracle_recipe_prints_the_exact_divergence_table(tmp_path, capsys):
     table = [line for line in out.splitlines() if line.startswith("|")]
     assert len(table) == 2 + len(module.RUNS)
     assert "KL(P||Q)" in table[0] and "KL(P || product of marginals)" in out
+
+
+def test_adversarial_oracle_recipe_prints_mean_and_std_over_seeds(tmp_path, capsys):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "oracle_adv", ROOT / "recipes" / "oracle" / "adversarial.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    argv = [
+        "--out",
+        str(tmp_path),
+        "--steps",
+        "2",
+        "--seeds",
+        "0,1",
+        "--only",
+        "pi",
+        "--set",
+        "adv.d_pretrain_steps=2",
+    ]
+    assert module.main(argv) == 0
+    table = [line for line in capsys.readouterr().out.splitlines() if line.startswith("|")]
+    assert len(table) == 2 + 1 + 5  # header, rule, the MLE start, five values of pi
+    assert all(" ± " in line for line in table[2:])

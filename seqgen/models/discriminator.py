@@ -280,9 +280,15 @@ class SequenceDiscriminator(PreTrainedModel):
         else:
             mask = torch.arange(length, device=tokens.device) < lengths.to(tokens.device)[:, None]
 
-        features = self._features(x)  # (B, L, F): causal, position t has seen tokens <= t
         last = (lengths.to(tokens.device).long() - 1).clamp(min=0)
         rows = torch.arange(batch, device=tokens.device)
+        if self.kind == "cnn" and not return_token_logits:
+            # The running max at the last real token is the max over the real positions; ReLU maps are >= 0,
+            # so zeroing the padding leaves that max exact. Half the cost of cummax and its backward.
+            maps = self._conv_maps(x)
+            pooled = maps.masked_fill(~mask[:, :, None], 0.0).amax(dim=1)
+            return DiscriminatorOutput(logits=self._head(pooled))
+        features = self._features(x)  # (B, L, F): causal, position t has seen tokens <= t
         if return_token_logits:
             token_logits = self._head(features).masked_fill(~mask, 0.0)
             return DiscriminatorOutput(logits=token_logits[rows, last], token_logits=token_logits)
@@ -295,9 +301,13 @@ class SequenceDiscriminator(PreTrainedModel):
         if self.kind == "rnn":
             states, _ = self.rnn(self.drop(x))
             return states
+        return self._conv_maps(x).cummax(dim=1).values  # running max over time
+
+    def _conv_maps(self, x: torch.Tensor) -> torch.Tensor:
+        """cnn: (B, L, E) -> (B, L, F) ReLU feature maps of the left-padded (causal) convolutions."""
         x = x.transpose(1, 2)  # (B, E, L) for Conv1d
         maps = [F.relu(conv(F.pad(x, (conv.kernel_size[0] - 1, 0)))) for conv in self.convs]
-        return torch.cat(maps, dim=1).transpose(1, 2).cummax(dim=1).values  # running max over time
+        return torch.cat(maps, dim=1).transpose(1, 2)
 
     def _head(self, features: torch.Tensor) -> torch.Tensor:
         """(..., F) features -> (...) logits."""

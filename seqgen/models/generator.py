@@ -122,20 +122,27 @@ class Generator(torch.nn.Module):
         generator: torch.Generator | None = None,
         stop_at_eos: bool = True,
         check_every: int | None = None,
+        logits_processors: list[Any] | None = None,
     ) -> torch.Tensor:
         """`n` rows of at most `max_len` ids (BOS, the prefix, then sampled tokens; pad after EOS).
 
         temperature 0 is greedy decoding. Deterministic given `generator` (on the model's device). Runs with
         dropout off and restores the train/eval mode afterwards. `stop_at_eos=False` samples through EOS to
         max_len (stream mode). `check_every`: steps between "have all rows ended?" checks (default: every step
-        on CPU, every 8 on accelerators, where each check is a host sync).
+        on CPU, every 8 on accelerators, where each check is a host sync). `logits_processors`: extra
+        transformers `LogitsProcessor`s applied before the warpers (they see the ids so far, e.g. to
+        restrict which tokens may come at a position).
         """
         limit = self.max_positions
-        if limit is not None and max_len > limit:
+        # Rows of max_len tokens feed the model max_len - 1 of them (the last one is only sampled).
+        if limit is not None and max_len - 1 > limit:
             raise SeqgenError(
-                f"sample max_len={max_len} exceeds the Transformer's context of {limit} positions"
+                f"sample max_len={max_len} needs {max_len - 1} positions, more than the Transformer's "
+                f"context of {limit}"
             )
         processors = build_processors(temperature, top_k, top_p)
+        if logits_processors:
+            processors = type(processors)([*logits_processors, *processors])
         device = self.lm.get_input_embeddings().weight.device
         out, start = start_rows(n, max_len, self.bos_id, self.pad_id, prefix, self.vocab_size, device)
 

@@ -1,9 +1,11 @@
 """The training objective as the trainer sees it: a loss over one micro-batch, in MLE's summed form.
 
-Every objective returns (summed loss over non-pad target tokens, target count, diagnostics), so the trainer
-normalises by the tokens of the whole optimiser step however the loss is computed. `ObjectiveModule` puts the
-generator and its loss behind one `forward`: Accelerate / DDP then see exactly one forward per backward, even
-when the objective calls the generator many times (scheduled sampling's token-by-token loop).
+Every objective returns this micro-batch's share of the step's loss, normalised by counts of the whole
+optimiser step that the trainer passes in (`totals`): MLE and scheduled sampling divide their summed token
+loss by the step's target tokens (DESIGN §5), adversarial objectives average over the step's sampled rows.
+`ObjectiveModule` puts the generator and its loss behind one `forward`: Accelerate / DDP then see exactly one
+forward per backward, even when the objective calls the generator many times (scheduled sampling's
+token-by-token loop).
 """
 
 from __future__ import annotations
@@ -33,9 +35,33 @@ class Objective:
         nll, count = token_nll_sum(generator, batch, self.pad_id)
         return nll, count, {}
 
+    def loss(
+        self,
+        generator: torch.nn.Module,
+        batch: torch.Tensor,
+        *,
+        step: int,
+        rng: torch.Generator,
+        totals: dict[str, float],
+    ) -> tuple[torch.Tensor, dict[str, Any]]:
+        """This micro-batch's share of the step's loss: the summed token loss over the target tokens of the
+        whole step (`totals["tokens"]`, all micro-batches on all processes; `totals["rows"]` counts rows)."""
+        total, _, diag = self.loss_sum(generator, batch, step=step, rng=rng)
+        return total / max(totals["tokens"], 1.0), diag
+
     def logged(self, step: int) -> dict[str, float]:
         """Values of the objective's own schedule at `step` (0-based), logged with the training metrics."""
         return {}
+
+    def end_step(self) -> None:
+        """Called after each optimiser step's generator update (baselines update here)."""
+
+    def state(self) -> dict[str, Any]:
+        """What a checkpoint must keep for a resumed run to continue exactly (JSON-able)."""
+        return {}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        pass
 
 
 class ScheduledSampling(Objective):
@@ -73,6 +99,10 @@ OBJECTIVES: dict[str, type[Objective]] = {"mle": Objective, "scheduled_sampling"
 
 
 def build_objective(cfg: Config, pad_id: int) -> Objective:
+    if cfg.objective == "adversarial":
+        from seqgen.objectives.adversarial import Adversarial
+
+        return Adversarial(cfg, pad_id)
     return OBJECTIVES[cfg.objective](cfg, pad_id)
 
 
@@ -84,5 +114,7 @@ class ObjectiveModule(torch.nn.Module):
         self.generator = generator
         self.objective = objective
 
-    def forward(self, batch: torch.Tensor, step: int, rng: torch.Generator) -> Any:
-        return self.objective.loss_sum(self.generator, batch, step=step, rng=rng)
+    def forward(
+        self, batch: torch.Tensor, step: int, rng: torch.Generator, totals: dict[str, float]
+    ) -> tuple[torch.Tensor, dict[str, Any]]:
+        return self.objective.loss(self.generator, batch, step=step, rng=rng, totals=totals)

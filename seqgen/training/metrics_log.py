@@ -25,9 +25,13 @@ class MetricsLog:
         with self.path.open("a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
         if self.accelerator.trackers:
-            self.accelerator.log(
-                {f"{split}/{k}": v for k, v in record.items() if k not in ("step", "split")}, step=step
-            )
+            scalars = {
+                f"{split}/{k}": v
+                for k, v in record.items()
+                if k not in ("step", "split") and isinstance(v, int | float)
+            }
+            if scalars:  # text records (sample lists) stay in metrics.jsonl only
+                self.accelerator.log(scalars, step=step)
 
 
 def _plain(v: Any) -> Any:

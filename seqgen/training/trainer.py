@@ -31,6 +31,7 @@ from seqgen.data.encoding import collate, count_tokens
 from seqgen.errors import SeqgenError
 from seqgen.metrics.likelihood import heldout_nll
 from seqgen.models import Generator, build_generator, load_generator
+from seqgen.models.discriminator import save_discriminator
 from seqgen.objectives.objective import ObjectiveModule, build_objective
 from seqgen.text_sampling import sample_texts
 from seqgen.training.batch_order import BatchOrder
@@ -134,6 +135,12 @@ class Trainer:
         self.model, self.optimizer, self.scheduler = acc.prepare(
             ObjectiveModule(generator, self.objective), optimizer, scheduler
         )
+        # Adversarial runs with a learned discriminator: it and its optimiser are prepared too (DDP, devices).
+        self.d_model: Any = None
+        self.d_optimizer: Any = None
+        if cfg.objective == "adversarial":
+            self._setup_adversarial()
+        self.d_batches = 0  # discriminator micro-batch draws so far (its real rows: `self.d_order`)
         self.step = 0
         self.tokens_seen = 0
         self.best_valid: float | None = None
@@ -147,6 +154,30 @@ class Trainer:
             acc.init_trackers("tensorboard")
 
     # ------------------------------------------------------------------------------------------ setup
+    def _setup_adversarial(self) -> None:
+        from seqgen.objectives.adversarial import DiscriminatorModule
+        from seqgen.training.discriminator_setup import build_run_discriminator
+
+        cfg, acc = self.cfg, self.accelerator
+        per_process = self.micro_global // acc.num_processes
+        if per_process % cfg.adv.group_size:
+            raise SeqgenError(
+                f"adv.group_size={cfg.adv.group_size} does not divide the micro-batch of {per_process} "
+                f"sequences on each of {acc.num_processes} processes"
+            )
+        disc = None
+        if cfg.adv.discriminator != "oracle":
+            disc = build_run_discriminator(cfg, self.tokenizer)
+            a = cfg.adv
+            d_opt = torch.optim.Adam(disc.parameters(), lr=a.d_lr, betas=(a.d_beta1, a.d_beta2))
+            self.d_model, self.d_optimizer = acc.prepare(DiscriminatorModule(disc, self.objective), d_opt)
+            self.d_order = BatchOrder(len(self.data.train), self.micro_global, cfg.train.seed + 1)
+        self.objective.bind(tokenizer=self.tokenizer, accelerator=acc, discriminator=disc)
+
+    @property
+    def unwrapped_discriminator(self) -> Any:
+        return self.accelerator.unwrap_model(self.d_model).discriminator if self.d_model is not None else None
+
     def _check_run_folder(self) -> None:
         cfg = self.cfg
         if cfg.resume:
@@ -213,16 +244,23 @@ class Trainer:
             acc.wait_for_everyone()
             if acc.is_main_process:
                 self.unwrapped.save(tmp_dir / "generator")
+                disc = self.unwrapped_discriminator
+                if disc is not None:
+                    save_discriminator(disc, tmp_dir / "discriminator")
                 state = {
                     "step": self.step,
                     "tokens_seen": self.tokens_seen,
                     "best_valid_nll": self.best_valid,
                     "processes": acc.num_processes,
+                    "d_batches": self.d_batches,
+                    "objective": self.objective.state(),
                 }
                 (tmp_dir / "trainer.json").write_text(json.dumps(state, indent=2) + "\n")
                 commit_dir(tmp_dir, target)
                 if self.data.valid is None:  # no validation split: the run's generator is the last one
                     self.unwrapped.save(self.run.path / "generator")
+                if disc is not None:  # the run's discriminator is the latest one
+                    save_discriminator(disc, self.run.path / "discriminator")
         except BaseException:
             if acc.is_main_process:
                 shutil.rmtree(tmp_dir, ignore_errors=True)
@@ -247,6 +285,8 @@ class Trainer:
         self.step = state["step"]
         self.tokens_seen = state.get("tokens_seen", 0)
         self.best_valid = state.get("best_valid_nll")
+        self.d_batches = int(state.get("d_batches", 0))
+        self.objective.load_state(state.get("objective") or {})
 
     # ------------------------------------------------------------------------------------------- loop
     def _micro_batches(self, step: int) -> list[torch.Tensor]:
@@ -265,21 +305,22 @@ class Trainer:
         global_tokens = (
             float(acc.reduce(counts, reduction="sum").item()) if acc.num_processes > 1 else counts.item()
         )
-        # DDP averages gradients over processes; multiplying by the process count turns that into a sum.
-        scale = acc.num_processes / max(global_tokens, 1.0)
+        totals = {"tokens": max(global_tokens, 1.0), "rows": float(t.batch_size)}
         loss_sum = torch.zeros((), device=acc.device)
         diagnostics: dict[str, float] = {}
         for j, batch in enumerate(batches):
             sync = nullcontext() if j == len(batches) - 1 else acc.no_sync(self.model)
             with sync:
-                nll, _, diag = self.model(batch.to(acc.device), self.step, self._rng(j))
-                acc.backward(nll * scale)
-            loss_sum += nll.detach().float()
+                loss_j, diag = self.model(batch.to(acc.device), self.step, self._rng(j), totals)
+                # DDP averages gradients over processes; the process count turns that into a sum.
+                acc.backward(loss_j * acc.num_processes)
+            loss_sum += loss_j.detach().float()
             for k, v in diag.items():  # this process's mean over its micro-batches
                 diagnostics[k] = diagnostics.get(k, 0.0) + v / len(batches)
         if acc.num_processes > 1:
             loss_sum = acc.reduce(loss_sum, reduction="sum")
-        loss = loss_sum.item() / max(global_tokens, 1.0)
+        loss = loss_sum.item()
+        self.objective.end_step()
         grad_norm = self._clip()
         if not (math.isfinite(loss) and math.isfinite(grad_norm)):
             what = f"loss={loss}" if not math.isfinite(loss) else f"gradient norm={grad_norm}"
@@ -293,6 +334,12 @@ class Trainer:
         self.optimizer.step()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
+        fakes = getattr(self.objective, "fakes", None)
+        if fakes:
+            self.objective.last_fakes, self.objective.fakes = fakes[0], []
+        if self.d_model is not None:
+            for i in range(self.cfg.adv.d_steps):
+                diagnostics.update(self.discriminator_update(fakes if i == 0 else None))
         return {
             "loss": loss,
             "grad_norm": grad_norm,
@@ -301,12 +348,56 @@ class Trainer:
             **diagnostics,
         }
 
-    def _rng(self, micro: int) -> torch.Generator:
+    def _rng(self, micro: int, stream: int = 0) -> torch.Generator:
         """The objective's random stream for micro-batch `micro` of this step on this process: a function of
-        (seed, step, micro-batch, rank) only, so a resumed run draws what an uninterrupted one does."""
+        (seed, step, micro-batch, rank, stream) only, so a resumed run draws what an uninterrupted one does.
+        Stream 0 is the generator step's; the discriminator's updates use their own
+        (`discriminator_update`)."""
         acc = self.accelerator
         key = ((self.cfg.train.seed * 1_000_003 + self.step) * 1009 + micro) * 4099 + acc.process_index
+        key = key * 7919 + stream
         return torch.Generator(device=acc.device).manual_seed(key % (2**63 - 1))
+
+    def discriminator_update(self, fakes: list[torch.Tensor] | None = None) -> dict[str, float]:
+        """One optimiser step of the discriminator: real rows from its own batch order against `fakes` (the
+        generator step's samples, one tensor per micro-batch) or, when None, freshly drawn samples."""
+        acc, accum = self.accelerator, self.cfg.train.grad_accum
+        diagnostics: dict[str, float] = {}
+        loss_sum = torch.zeros((), device=acc.device)
+        for j in range(accum):
+            index = self.d_batches
+            self.d_batches += 1
+            rows = self.d_order.rows(index, acc.process_index, acc.num_processes)
+            real = collate(self._train_ids[rows]["input_ids"], self.pad_id).to(acc.device)
+            rng = self._rng(j, stream=1 + index)  # distinct per draw, also across d_steps of one step
+            fake = fakes[j] if fakes is not None else self.objective.sample(self.unwrapped, real.size(0), rng)
+            sync = nullcontext() if j == accum - 1 else acc.no_sync(self.d_model)
+            with sync:
+                loss, diag = self.d_model(real, fake, rng)
+                acc.backward(loss / accum)  # the mean over micro-batches (DDP averages over processes)
+            loss_sum += loss.detach().float() / accum
+            for k, v in diag.items():
+                diagnostics[k] = diagnostics.get(k, 0.0) + v / accum
+        if acc.num_processes > 1:
+            loss_sum = acc.reduce(loss_sum, reduction="mean")
+        value = float(loss_sum)
+        if not math.isfinite(value):
+            raise SeqgenError(
+                f"non-finite discriminator loss={value} at step {self.step + 1}; training stopped (last "
+                f"checkpoint: {self.run.path / 'checkpoint'}); try a lower adv.d_lr or a gradient penalty"
+            )
+        self.d_optimizer.step()
+        self.d_optimizer.zero_grad(set_to_none=True)
+        diagnostics["d_loss"] = value
+        return diagnostics
+
+    def pretrain_discriminator(self) -> None:
+        """adv.d_pretrain_steps discriminator updates on fresh samples before the first generator step."""
+        n, every = self.cfg.adv.d_pretrain_steps, self.cfg.train.log_every
+        for i in range(n):
+            m = self.discriminator_update(None)
+            if (i + 1) % every == 0 or i + 1 == n:
+                self.log.write(0, "d_pretrain", {"d_step": i + 1, **m})
 
     def _clip(self) -> float:
         params = [p for p in self.model.parameters() if p.grad is not None]
@@ -327,6 +418,23 @@ class Trainer:
             char_level=getattr(self.tokenizer, "is_char_level", False),
         )
 
+    def _log_training_samples(self) -> None:
+        """Adversarial runs: a few of the step's samples (what the discriminator just judged) in the log."""
+        fakes = getattr(self.objective, "last_fakes", None)
+        n = self.cfg.train.num_samples
+        if fakes is None or n <= 0:
+            return
+        self.log.write(
+            self.step, "samples", {"texts": [self.tokenizer.decode(r) for r in fakes[:n].tolist()]}
+        )
+
+    @property
+    def keep(self) -> str:
+        keep = self.cfg.train.keep
+        if keep == "auto":
+            return "last" if self.cfg.objective == "adversarial" else "best_valid"
+        return keep
+
     def _evaluate_and_keep_best(self) -> dict[str, float] | None:
         acc = self.accelerator
         valid = self.validate()
@@ -334,8 +442,10 @@ class Trainer:
             self.log.write(self.step, "valid", valid)
             if self.best_valid is None or valid["nll"] < self.best_valid:
                 self.best_valid = valid["nll"]
-                if acc.is_main_process:
+                if acc.is_main_process and self.keep == "best_valid":
                     self.unwrapped.save(self.run.path / "generator")
+            if acc.is_main_process and self.keep == "last":
+                self.unwrapped.save(self.run.path / "generator")
         if acc.is_main_process and self.cfg.train.num_samples > 0:
             texts = sample_texts(
                 self.unwrapped,
@@ -365,6 +475,8 @@ class Trainer:
         )
         valid, loss, window_tokens, window_start = None, float("nan"), 0.0, time.perf_counter()
         steps_done = 0
+        if self.d_model is not None and self.step == 0 and self.d_batches == 0:
+            self.pretrain_discriminator()
         while self.step < t.max_steps:
             m = self.train_step()
             self.step += 1
@@ -378,6 +490,7 @@ class Trainer:
                 m["lr"] = self.scheduler.get_last_lr()[0]
                 m["epoch"] = self.order.epoch_of(self.step * t.grad_accum)
                 self.log.write(self.step, "train", m)
+                self._log_training_samples()
                 bar.set_postfix(loss=f"{loss:.4f}", tok_s=f"{m['tokens_per_s']:.0f}", refresh=False)
                 window_tokens, window_start = 0.0, time.perf_counter()
             bar.update(1)
