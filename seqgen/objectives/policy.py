@@ -28,7 +28,12 @@ class SymbolConstraint(LogitsProcessor):
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         position = input_ids.size(1)  # index of the token being chosen (BOS is 0)
-        row = self.allowed(position, scores.size(-1), scores.device)[position - 1]
+        # One row per sampling step, not the whole (position, V) table: this runs on every token.
+        row = torch.zeros(scores.size(-1), dtype=torch.bool, device=scores.device)
+        if position <= self.length:
+            row[self.first : self.first + self.num] = True
+        else:
+            row[self.eos_id] = True
         return scores.masked_fill(~row, float("-inf"))
 
 
