@@ -16,6 +16,7 @@ import warnings
 from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -141,8 +142,12 @@ class _VocabTokenizer(Tokenizer):
         return {CONFIG_NAME: self._config(vocab=self._vocab)}
 
 
-def _ranked(counts: Counter[str], min_freq: int, max_vocab: int) -> list[str]:
-    """Special tokens, then symbols by descending count (ties by code point); max_vocab caps the total."""
+def _ranked(counts: Counter[str], min_freq: int, max_vocab: int, unit: str) -> list[str]:
+    """Special tokens, then symbols by descending count (ties by code point); max_vocab caps the total.
+
+    A vocabulary of the special tokens alone is refused: every text would encode as <unk>. max_vocab cannot
+    cause that (it keeps at least one symbol), so the message names min_freq. `unit` is "word" or "character".
+    """
     if min_freq < 1:
         raise SeqgenError(f"min_freq must be at least 1, got {min_freq}")
     if max_vocab and max_vocab <= len(SPECIAL_TOKENS):
@@ -153,6 +158,18 @@ def _ranked(counts: Counter[str], min_freq: int, max_vocab: int) -> list[str]:
         (s for s, n in counts.items() if n >= min_freq and s not in SPECIAL_TOKENS),
         key=lambda s: (-counts[s], s),
     )
+    if not symbols:
+        top = max((n for t, n in counts.items() if t not in SPECIAL_TOKENS), default=0)
+        if not top:
+            raise SeqgenError(
+                f"the corpus has no {unit} other than the special tokens {', '.join(SPECIAL_TOKENS)}, so the "
+                f"{unit} vocabulary would hold nothing else"
+            )
+        # Worded for every caller: --min-freq, tokenizer.min_freq and the LM score's --lm min_freq=.
+        raise SeqgenError(
+            f"min_freq={min_freq} leaves no {unit} in the vocabulary but the 4 special tokens: the most "
+            f"frequent {unit} occurs {top} time{'' if top == 1 else 's'}; lower min_freq to at most {top}"
+        )
     if max_vocab:
         symbols = symbols[: max_vocab - len(SPECIAL_TOKENS)]
     return [*SPECIAL_TOKENS, *symbols]
@@ -176,7 +193,7 @@ class CharTokenizer(_VocabTokenizer):
             counts.update(line)
         if not counts:
             raise SeqgenError("no text to train the char tokenizer on")
-        return cls(_ranked(counts, 1, max_vocab))
+        return cls(_ranked(counts, 1, max_vocab, "character"))
 
     def encode(self, text: str) -> list[int]:
         get = self._index.get
@@ -203,7 +220,7 @@ class WordTokenizer(_VocabTokenizer):
             counts.update(line.split())
         if not counts:
             raise SeqgenError("no text to train the word tokenizer on")
-        return cls(_ranked(counts, min_freq, max_vocab))
+        return cls(_ranked(counts, min_freq, max_vocab, "word"))
 
     def encode(self, text: str) -> list[int]:
         get = self._index.get
@@ -221,11 +238,13 @@ class WordTokenizer(_VocabTokenizer):
 #   (unigram EM also depends on sentencepiece's num_threads, whose default is a fixed 16, not the CPU count);
 # - hard_vocab_limit=False: a vocab_size larger than the corpus supports gives the largest vocabulary it does
 #   support, with a warning, instead of failing (the default 8000 is too large for small corpora);
-# - max_sentence_length: sentencepiece skips longer lines (default 4192 bytes); allow long paragraphs.
+# - max_sentence_length: sentencepiece silently skips longer lines (default 4192 bytes); allow long
+#   paragraphs, and count the lines that are still longer (see _FedLines).
+_SPM_MAX_BYTES = 1 << 16
 _SPM_OPTIONS = dict(
     pad_id=PAD_ID, bos_id=BOS_ID, eos_id=EOS_ID, unk_id=UNK_ID, normalization_rule_name="identity",
     remove_extra_whitespaces=False, character_coverage=1.0, input_sentence_size=0,
-    shuffle_input_sentence=False, hard_vocab_limit=False, max_sentence_length=1 << 16, minloglevel=2,
+    shuffle_input_sentence=False, hard_vocab_limit=False, max_sentence_length=_SPM_MAX_BYTES, minloglevel=2,
 )  # fmt: skip
 
 
@@ -258,15 +277,15 @@ class SentencePieceTokenizer(Tokenizer):
             raise SeqgenError(f"sentencepiece model_type must be unigram or bpe, got {model_type!r}")
         if vocab_size <= len(SPECIAL_TOKENS):
             raise SeqgenError(f"vocab_size must be more than the 4 special tokens, got {vocab_size}")
-        seen: list[Any] = [0, None]  # characters fed to the trainer, and an error raised while reading lines
+        fed = _FedLines()
 
         def counted() -> Iterator[str]:
             try:
                 for line in lines:
-                    seen[0] += len(line)
+                    fed.count(line)
                     yield line
             except Exception as e:  # sentencepiece would flatten it into a RuntimeError; keep it as it was
-                seen[1] = e
+                fed.error = e
                 raise
 
         out = io.BytesIO()  # the trained model stays in memory, no temporary file
@@ -279,10 +298,14 @@ class SentencePieceTokenizer(Tokenizer):
                 **_SPM_OPTIONS,
             )
         except RuntimeError as e:
-            if seen[1] is not None:
-                raise seen[1] from None
-            raise _training_error(str(e), vocab_size, seen[0]) from None
+            if fed.error is not None:
+                raise fed.error from None
+            fed.refuse_if_all_too_long()  # sentencepiece's own error is "[!sentences_.empty()]"
+            raise _training_error(str(e), vocab_size, fed.chars) from None
+        fed.refuse_if_all_too_long()  # a model trained on the blank lines alone would be no better
         tok = cls(out.getvalue(), model_type)
+        if fed.too_long:
+            fed.warn_skipped(tok)
         if tok.vocab_size < vocab_size:
             warnings.warn(
                 f"the corpus supports only {tok.vocab_size} sentencepiece pieces; using {tok.vocab_size} "
@@ -312,6 +335,63 @@ class SentencePieceTokenizer(Tokenizer):
     def _files(self) -> dict[str, bytes]:
         meta = self._config(model_file=SPM_NAME, model_type=self.model_type, vocab_size=self.vocab_size)
         return {CONFIG_NAME: meta, SPM_NAME: self._proto}
+
+
+@dataclass
+class _FedLines:
+    """What the sentencepiece trainer was fed, counted on the way (the lines can be read only once)."""
+
+    lines: int = 0
+    chars: int = 0
+    with_text: int = 0  # lines that are not blank
+    too_long: int = 0  # lines over _SPM_MAX_BYTES, which sentencepiece skips without a word
+    longest: int = 0  # bytes of the longest of those
+    too_long_chars: set[str] = field(default_factory=set)  # the characters of those lines
+    error: Exception | None = None  # raised while reading the lines
+
+    def count(self, line: str) -> None:
+        self.lines += 1
+        self.chars += len(line)
+        if line and not line.isspace():
+            self.with_text += 1
+        # UTF-8 takes at most 4 bytes a character, so only long strings need encoding to measure them.
+        if len(line) * 4 > _SPM_MAX_BYTES:
+            size = len(line.encode("utf-8", "surrogatepass"))
+            if size > _SPM_MAX_BYTES:
+                self.too_long += 1
+                self.longest = max(self.longest, size)
+                self.too_long_chars.update(line)
+
+    def _over_the_limit(self, whose: str = "sentencepiece's") -> str:
+        return (
+            f"longer than {whose} max_sentence_length of {_SPM_MAX_BYTES} bytes "
+            f"(the longest has {self.longest} bytes)"
+        )
+
+    def refuse_if_all_too_long(self) -> None:
+        if self.too_long and self.too_long >= self.with_text:
+            n = self.too_long
+            raise SeqgenError(
+                f"the corpus has {n} line{'' if n == 1 else 's'} {self._over_the_limit()} and no shorter "
+                "line with text; sentencepiece skips such lines, so there is nothing to train on: give it "
+                "one sentence or paragraph per line"
+            )
+
+    def warn_skipped(self, tok: SentencePieceTokenizer) -> None:
+        """Some lines were skipped: a warning, not a refusal, because the rest of the corpus trained a usable
+        tokenizer; but characters seen only in the skipped lines now encode as <unk>, so it says how many."""
+        lost = sum(1 for c in self.too_long_chars if UNK_ID in tok.encode(c))
+        note = (
+            f"; {lost} character{'' if lost == 1 else 's'} seen only there will encode as <unk>"
+            if lost
+            else ""
+        )
+        warnings.warn(
+            f"sentencepiece skipped {self.too_long} of the corpus's {self.lines} lines, which are "
+            f"{self._over_the_limit('its')}{note}; give it one sentence or paragraph per line",
+            UserWarning,
+            stacklevel=4,
+        )
 
 
 def _training_error(message: str, vocab_size: int, chars_seen: int) -> SeqgenError:

@@ -88,7 +88,8 @@ def read_lines(path: str | Path) -> list[str]:
     """The lines of a UTF-8 text file, without their newlines, as Python's file iteration splits them.
 
     Blank lines are kept: a generated sample can be empty, and Texygen scored such samples (as 0). Only the
-    newline ending the last line does not start another line. A leading byte-order mark is dropped.
+    newline ending the last line does not start another line. A leading byte-order mark is dropped. A file
+    with no text (empty, or blank lines only) is refused.
     """
     p = Path(path)
     try:
@@ -107,6 +108,10 @@ def read_lines(path: str | Path) -> list[str]:
     lines = text.split("\n")  # read_text already turned CRLF and CR into LF, as file iteration does
     if lines[-1] == "":
         lines.pop()
+    # Some blank samples are real data, but a file of nothing else scores BLEU 0.0 as if it were a result.
+    if not text.strip():
+        n = len(lines)
+        raise SeqgenError(f"{p} has no text, only {n} blank line{'' if n == 1 else 's'}")
     return lines
 
 

@@ -6,10 +6,12 @@ whose length sets the positions of new tokens) and its folders load anywhere wit
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 import torch
 from transformers import (
+    AutoConfig,
     AutoModelForCausalLM,
     Cache,
     DynamicCache,
@@ -21,6 +23,7 @@ from transformers.cache_utils import DynamicLayer
 
 from seqgen.config import ModelConfig
 from seqgen.errors import SeqgenError
+from seqgen.models.checked_loading import LOAD_ERRORS, check_weights, load_checked, reason, safetensors_files
 
 
 def gpt2_config(
@@ -62,23 +65,38 @@ def load_pretrained_lm(name_or_path: str) -> PreTrainedModel:
     """
     local = Path(name_or_path).expanduser()
     if local.is_dir():
-        try:
-            return AutoModelForCausalLM.from_pretrained(str(local), local_files_only=True)
-        except (OSError, ValueError, KeyError, RuntimeError, TypeError) as e:
-            raise SeqgenError(f"cannot load the pretrained model in {local}: {_first_line(e)}") from None
+        return _load_local(local, f"model.pretrained={name_or_path}")
     if local.exists() or name_or_path.startswith((".", "/", "~")) or name_or_path.count("/") > 1:
         raise SeqgenError(f"pretrained model folder not found: {local}")
     try:  # the local hub cache first: works offline and skips the hub's retries when the model is cached
-        return AutoModelForCausalLM.from_pretrained(name_or_path, local_files_only=True)
+        return AutoModelForCausalLM.from_pretrained(name_or_path, local_files_only=True, use_safetensors=True)
     except Exception:
         pass
-    try:
-        return AutoModelForCausalLM.from_pretrained(name_or_path)
+    try:  # use_safetensors: never download or unpickle .bin weights, which can run code when loaded
+        return AutoModelForCausalLM.from_pretrained(name_or_path, use_safetensors=True)
     except Exception as e:  # network, auth, unknown repo, bad files: all mean "cannot get it"
         raise SeqgenError(
             f"pretrained model '{name_or_path}' is not a local folder and could not be fetched from the hub "
             f"(offline or unknown name): {_first_line(e)}"
         ) from None
+
+
+def _load_local(folder: Path, name: str) -> PreTrainedModel:
+    """A local `save_pretrained` folder, read like a run's generator (`load_generator`), offline: config.json,
+    then the safetensors weights checked against it (truncated files, wrong shapes) before loading; pickle
+    weights are refused unopened. Every failure is one line naming the file."""
+    cfg_path = folder / "config.json"
+    if not cfg_path.is_file():
+        raise SeqgenError(f"{name} has no config.json: {folder}")
+    try:
+        config = AutoConfig.from_pretrained(str(folder), local_files_only=True)
+    except LOAD_ERRORS as e:
+        raise SeqgenError(f"invalid model config {cfg_path}: {reason(e)}") from None
+    files = safetensors_files(folder, name)  # before anything reads the weights
+    build = cache(lambda: AutoModelForCausalLM.from_config(config))  # one meta model for all shards
+    for path in files:
+        check_weights(path, build)
+    return load_checked(AutoModelForCausalLM, folder, config, "pretrained model")
 
 
 def check_vocab(lm: PreTrainedModel, vocab_size: int, where: str) -> None:
