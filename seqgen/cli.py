@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -91,7 +92,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     _check_output(args.output)
     run = RunFolder(args.run).require()
     cfg = run.load_config()
-    if args.max_len and args.max_len < 2:
+    if args.max_len is not None and args.max_len < 2:  # 0 too: it must not mean "the default"
         raise SeqgenError(f"--max-len must be at least 2 (BOS and one token), got {args.max_len}")
     if args.top_k < 0:
         raise SeqgenError(f"--top-k must not be negative, got {args.top_k}")
@@ -107,7 +108,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
         gen,
         tok,
         args.n,
-        max_len=args.max_len or cfg.data.max_len,
+        max_len=cfg.data.max_len if args.max_len is None else args.max_len,
         stream=cfg.data.mode == "stream",
         prefix=args.prefix,
         temperature=args.temperature,
@@ -326,13 +327,28 @@ class OneLineErrorParser(argparse.ArgumentParser):
 
 
 def _one_line_warnings() -> None:
-    """Library warnings (e.g. a sentencepiece vocabulary capped by its corpus) as one line each."""
+    """Library warnings (e.g. a sentencepiece vocabulary capped by its corpus) as one line each, and the
+    library's `seqgen` logger (what a run does: resuming, <unk> rates) as `seqgen: ...` lines on stderr."""
     import warnings
 
     def show(message, category, filename, lineno, file=None, line=None):
         print(f"seqgen: warning: {message}", file=file or sys.stderr)
 
     warnings.showwarning = show
+    logger = logging.getLogger("seqgen")
+    if not any(isinstance(h, _ConsoleHandler) for h in logger.handlers):
+        logger.addHandler(_ConsoleHandler())
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
+class _ConsoleHandler(logging.Handler):
+    """`seqgen: message` / `seqgen: warning: message` on the current sys.stderr (looked up per record, so it
+    follows redirections such as pytest's capture)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        kind = "warning: " if record.levelno >= logging.WARNING else ""
+        print(f"seqgen: {kind}{record.getMessage()}", file=sys.stderr)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -362,7 +378,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--prefix", default=None, help="text every sample starts with")
     s.add_argument(
-        "--max-len", type=int, default=0, help="tokens per sample incl. BOS (default: data.max_len)"
+        "--max-len",
+        type=int,
+        default=None,
+        help="tokens per sample incl. BOS (default: the run's data.max_len)",
     )
     s.add_argument("--checkpoint", default="best", choices=["best", "last"])
     s.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
@@ -441,8 +460,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         name = Path(e.filename).as_posix() if getattr(e, "filename", None) else ""
         print(f"seqgen: error: {e.strerror or e}{': ' + name if name else ''}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("seqgen: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as e:  # training says which checkpoint is on disk and how to resume
+        print(f"seqgen: {e}" if str(e) else "seqgen: interrupted", file=sys.stderr)
         return 130
 
 

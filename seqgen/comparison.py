@@ -20,6 +20,7 @@ LIKELIHOOD_KEYS = (
     "ppl",
     "bpc",
     "tokens",
+    "unk_fraction",
     "kl_p_q",
     "kl_q_p",
     "js",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -255,11 +256,35 @@ class Config:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def set_given(self, keys: set[str] | frozenset[str]) -> None:
+        """Record which keys the user set (YAML or key=value): a resumed run, or one started `init_from`
+        another run, inherits every other key of its data/tokenizer/model sections from that run."""
+        self._given = frozenset(keys)
+
+    def given_keys(self) -> frozenset[str]:
+        """The keys set explicitly; for a Config built in Python, the keys whose value is not the default."""
+        given = getattr(self, "_given", None)
+        if given is not None:
+            return given
+        mine, default = flat_dict(self.to_dict()), flat_dict(Config().to_dict())
+        return frozenset(k for k, v in mine.items() if default.get(k) != v)
+
     def save(self, path: str | Path) -> None:
         Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
 
 
 # --------------------------------------------------------------------------- parsing and validation
+
+
+def flat_dict(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{'train': {'lr': 1}} -> {'train.lr': 1}."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(flat_dict(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
 
 
 def _type_name(tp: Any) -> str:
@@ -298,7 +323,12 @@ def _coerce(key: str, tp: Any, value: Any, raw: str | None = None) -> Any:
     )
     if not ok:
         raise SeqgenError(f"config key '{key}' expects {_type_name(tp)}, got {value!r}")
-    return float(value) if tp is float else value
+    if tp is float:
+        value = float(value)
+        # No seqgen setting means anything at inf or nan (a nan learning rate trains nothing, silently).
+        if not math.isfinite(value):
+            raise SeqgenError(f"config key '{key}' must be a finite number, got {value}")
+    return value
 
 
 def _hints(cls: type) -> dict[str, Any]:
@@ -323,7 +353,9 @@ def all_keys(cls: type = Config, prefix: str = "") -> list[str]:
     return out
 
 
-def _apply(obj: Any, key: str, value: Any, raw: str | None = None) -> None:
+def _apply(obj: Any, key: str, value: Any, raw: str | None = None, given: set[str] | None = None) -> None:
+    """Set dotted `key` of config `obj` to `value` (checked); a section takes a mapping of its keys. Every
+    leaf key set is added to `given`."""
     parts = key.split(".")
     target = obj
     for i, part in enumerate(parts):
@@ -338,7 +370,7 @@ def _apply(obj: Any, key: str, value: Any, raw: str | None = None) -> None:
                         f"config key '{key}' is a section; give its keys, e.g. '{key}.KEY=VALUE'"
                     )
                 for k, v in value.items():
-                    _apply(obj, f"{key}.{k}", v)
+                    _apply(obj, f"{key}.{k}", v, given=given)
                 return
             field_ = next(f for f in dataclasses.fields(target) if f.name == part)
             value = _coerce(key, tp, value, raw)
@@ -346,6 +378,8 @@ def _apply(obj: Any, key: str, value: Any, raw: str | None = None) -> None:
             if choices and value is not None and value not in choices:
                 raise SeqgenError(f"config key '{key}' must be one of {', '.join(choices)}; got {value!r}")
             setattr(target, part, value)
+            if given is not None:
+                given.add(key)
         else:
             target = getattr(target, part)
             if not dataclasses.is_dataclass(target):
@@ -370,6 +404,7 @@ def _parse_override(text: str) -> tuple[str, Any, str]:
 def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
     """Defaults, then the YAML file (if any), then `key=value` overrides, each checked."""
     cfg = Config()
+    given: set[str] = set()
     if path is not None:
         p = Path(path)
         if not p.is_file():
@@ -387,10 +422,11 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
         if not isinstance(data, dict):
             raise SeqgenError(f"config file must hold a mapping of keys, got {type(data).__name__}: {p}")
         for k, v in data.items():
-            _apply(cfg, str(k), v)
+            _apply(cfg, str(k), v, given=given)
     for text in overrides:
-        _apply(cfg, *_parse_override(text))
+        _apply(cfg, *_parse_override(text), given=given)
     validate(cfg)
+    cfg.set_given(given)
     return cfg
 
 
@@ -426,6 +462,42 @@ def validate(cfg: Config) -> None:
             raise SeqgenError(f"config key '{key}' must not be negative, got {v}")
     if t.lr <= 0:
         raise SeqgenError(f"config key 'train.lr' must be positive, got {t.lr}")
+    for key, v in {
+        "train.weight_decay": t.weight_decay,
+        "train.grad_clip": t.grad_clip,  # 0 is "off"; a negative norm means nothing
+        "train.num_samples": t.num_samples,
+    }.items():
+        if v < 0:
+            raise SeqgenError(f"config key '{key}' must not be negative, got {v}")
+    if not 0.0 <= t.min_lr_ratio <= 1.0:
+        raise SeqgenError(f"config key 'train.min_lr_ratio' must be in [0, 1], got {t.min_lr_ratio}")
+    for key, v in {"train.beta1": t.beta1, "train.beta2": t.beta2}.items():
+        if not 0.0 <= v < 1.0:
+            raise SeqgenError(f"config key '{key}' must be in [0, 1), got {v}")
+    # numpy's seed (set by accelerate's set_seed) takes 0 .. 2**32 - 1.
+    if not 0 <= t.seed < 2**32:
+        raise SeqgenError(f"config key 'train.seed' must be in [0, 2**32 - 1], got {t.seed}")
+    for key, v in {
+        "data.caption_sentences": d.caption_sentences,
+        "model.emb_dim": m.emb_dim,
+        "model.hidden_dim": m.hidden_dim,
+        "model.d_model": m.d_model,
+        "model.num_heads": m.num_heads,
+        "model.context": m.context,
+        "tokenizer.min_freq": cfg.tokenizer.min_freq,
+    }.items():
+        if v < 1:
+            raise SeqgenError(f"config key '{key}' must be at least 1, got {v}")
+    tk = cfg.tokenizer
+    if tk.vocab_size <= 4:
+        raise SeqgenError(
+            f"config key 'tokenizer.vocab_size' must be more than the 4 special tokens, got {tk.vocab_size}"
+        )
+    if tk.max_vocab < 0 or 0 < tk.max_vocab <= 4:
+        raise SeqgenError(
+            f"config key 'tokenizer.max_vocab' must be 0 (no limit) or more than the 4 special tokens, "
+            f"got {tk.max_vocab}"
+        )
     if not 0.0 <= m.dropout < 1.0:
         raise SeqgenError(f"config key 'model.dropout' must be in [0, 1), got {m.dropout}")
     if t.batch_size % t.grad_accum:

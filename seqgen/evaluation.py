@@ -9,6 +9,7 @@ Definitions: DESIGN §6 and the docstrings of the `seqgen.metrics` modules.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
@@ -80,10 +81,12 @@ def evaluate_run(
     The result holds "nll", "ppl", "tokens" (and "bpc" for char models) at the top, "settings" with everything
     that defines the numbers, and "samples": one dict per temperature with that temperature's metrics.
     """
+    from seqgen.data.encoding import unk_fraction
     from seqgen.metrics.likelihood import heldout_nll
     from seqgen.metrics.text_tokenize import _check_scheme
     from seqgen.training.run_folder import RunFolder
     from seqgen.training.setup import load_run_data
+    from seqgen.training.trainer import UNK_WARNING
 
     say = log or (lambda _msg: None)
     if temperature is not None:
@@ -92,7 +95,7 @@ def evaluate_run(
     _check_settings(num_samples, temperatures, batch_size)
     _check_scheme(tokenize)
     run = RunFolder(run_path).require()
-    cfg = run.load_config()
+    cfg = run.load_config_for_reading()
     stream = cfg.data.mode == "stream"
     oracle = cfg.data.train in ORACLE_CORPORA and not stream
     default = ("nll",) if stream else tuple(m for m in DEFAULT_RUN_METRICS if m != "oracle" or oracle)
@@ -143,6 +146,14 @@ def evaluate_run(
                 char_level=getattr(data.tokenizer, "is_char_level", False),
             )
         )
+        # Every <unk> is a word the model never has to predict: a high rate flatters the NLL.
+        result["unk_fraction"] = unk_fraction(ds, data.tokenizer)
+        if result["unk_fraction"] > UNK_WARNING:
+            logging.getLogger("seqgen").warning(
+                "%.1f%% of the %s split's tokens are <unk>: the NLL does not count those words",
+                100 * result["unk_fraction"],
+                split,
+            )
     if "oracle" in chosen and cfg.data.train == "oracle":
         say("exact divergences over every oracle sequence")
         result.update(exact_divergences(gen, cfg.data))

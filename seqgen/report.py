@@ -75,6 +75,8 @@ METRICS: dict[str, Metric] = {
         Metric("ppl", "PPL", "held-out perplexity, exp(NLL)", "min"),
         Metric("bpc", "BPC", "held-out bits per character, NLL / ln 2 (character-level models)", "min"),
         Metric("tokens", "tokens", "target tokens in the held-out split (EOS included, pad excluded)", None),
+        # Not ranked: a lower <unk> rate is a property of the tokenizer, not of the model.
+        Metric("unk_fraction", "<unk>", "fraction of the split's text tokens that are <unk> (OOV)", None),
         *(
             Metric(
                 f"bleu{n}",

@@ -315,3 +315,91 @@ def test_non_finite_discriminator_loss_stops_with_the_step_named(tmp_path, mle_r
     )
     with pytest.raises(SeqgenError, match="non-finite discriminator loss=nan at step 1"):
         train(cfg)
+
+
+# ------------------------------------------------------------------- correctness against the papers
+def _adversarial_trainer(tmp_path, mle_run, name, *extra):
+    cfg = load_config(
+        None,
+        [
+            *CAPTION,
+            "objective=adversarial",
+            f"init_from={mle_run}",
+            "train.max_steps=2",
+            f"out={tmp_path / name}",
+            *extra,
+        ],
+    )
+    return Trainer(cfg)
+
+
+def test_a_gold_prefix_comes_only_from_sentences_longer_than_it(tmp_path, mle_run):
+    trainer = _adversarial_trainer(tmp_path, mle_run, "prefix", "adv.prefix_len=3", "adv.group_size=4")
+    obj, tok = trainer.objective, trainer.tokenizer
+    # Rows 0-7 are too short for a 3-token prefix (BOS w EOS, BOS w w EOS, BOS w w w EOS): only rows 8-15 are
+    # longer. Before the fix group 0 copied row 0's EOS and padding into its "prefix".
+    w = 10
+    rows = [[tok.bos_id, *[w] * (1 + i % 3), tok.eos_id] for i in range(8)]
+    rows += [[tok.bos_id, *[w + 1 + i] * 6, tok.eos_id] for i in range(8)]
+    batch = torch.full((16, 8), tok.pad_id)
+    for i, r in enumerate(rows):
+        batch[i, : len(r)] = torch.tensor(r)
+    rng = torch.Generator().manual_seed(0)
+    obj.begin_step(trainer.unwrapped, [batch], [rng], step=0)
+    fakes = obj._drawn[0][1]
+    prefixes = fakes[:, 1:4]
+    assert not ((prefixes == tok.pad_id) | (prefixes == tok.eos_id) | (prefixes == tok.bos_id)).any()
+    assert set(prefixes[:, 0].tolist()) <= {w + 1 + i for i in range(8)}  # taken from the long rows
+    for g in range(4):  # each group shares one prefix
+        assert (prefixes[4 * g : 4 * g + 4] == prefixes[4 * g]).all()
+    # no "sample" is a real sentence copied whole: each generates at least one token after its prefix
+    assert ((fakes[:, 4:] != tok.pad_id).sum(1) >= 1).all()
+    trainer.close()
+
+
+def test_policy_gradient_with_dropout_scores_the_distribution_that_was_sampled(tmp_path, mle_run):
+    """Samples are drawn with dropout off, so log Q must be too: the gradient of a dropout model equals that
+    of the same weights without dropout."""
+    from seqgen.models import Generator
+    from seqgen.models.rnn import RNNForCausalLM
+
+    trainer = _adversarial_trainer(tmp_path, mle_run, "dropout", "adv.estimator=reinforce")
+    obj, gen = trainer.objective, trainer.unwrapped
+    grads = []
+    for dropout in (0.5, 0.0):
+        config = type(gen.lm.config).from_dict({**gen.lm.config.to_dict(), "dropout": dropout})
+        model = Generator(RNNForCausalLM(config))
+        model.load_state_dict(gen.state_dict())
+        model.train()  # as in training: dropout active everywhere but where the policy is scored
+        batch = torch.full((16, 4), trainer.pad_id)
+        loss, _ = obj.loss(
+            model, batch, step=0, rng=torch.Generator().manual_seed(3), totals={"rows": 16.0, "tokens": 1.0}
+        )
+        grads.append(torch.autograd.grad(loss, list(model.parameters())))
+    for a, b in zip(*grads, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7)
+    trainer.close()
+
+
+def test_maligan_normalises_over_the_whole_step_so_grad_accum_does_not_matter(tmp_path, mle_run):
+    # The same rows and the same samples in one micro-batch of 16 or two of 8: MaliGAN's weights are
+    # normalised over the whole optimiser step, so the gradients are equal.
+    grads = []
+    for accum in (1, 2):
+        trainer = _adversarial_trainer(
+            tmp_path,
+            mle_run,
+            f"mali{accum}",
+            "adv.normalize=batch",
+            f"train.grad_accum={accum}",
+            "adv.group_size=4",
+        )
+        fixed = torch.Generator().manual_seed(11)
+        fakes = trainer.unwrapped.sample(16, 16, generator=fixed)
+        handed = iter([fakes[:8], fakes[8:]] if accum == 2 else [fakes])
+        trainer.objective.sample = lambda *a, _it=handed, **k: next(_it)
+        trainer.accumulate_gradients()
+        grads.append([p.grad.clone() for p in trainer.unwrapped.parameters()])
+        trainer.close()
+    for a, b in zip(*grads, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7)

@@ -263,21 +263,6 @@ def test_resume_without_a_run_folder(tmp_path, capsys):
     assert not (tmp_path / "none").exists()
 
 
-def test_resume_without_a_checkpoint(run_copy, capsys):
-    shutil.rmtree(run_copy / "checkpoint")
-    before = snapshot(run_copy)
-    fails(
-        capsys,
-        "train",
-        *TINY,
-        "train.max_steps=8",
-        f"out={run_copy}",
-        "resume=true",
-        says=("checkpoint", str(run_copy)),
-    )
-    assert snapshot(run_copy) == before
-
-
 @pytest.mark.parametrize(
     ("change", "key"),
     [

@@ -165,6 +165,21 @@ def count_tokens(ds: Dataset) -> int:
     return int(_row_lengths(ds).sum()) - len(ds)
 
 
+def unk_fraction(ds: Dataset, tokenizer: Any) -> float:
+    """Fraction of the text's tokens that are <unk> (BOS, EOS and pad are not text): the out-of-vocabulary
+    rate of an encoded split, 0.0 for an empty one."""
+    import pyarrow.compute as pc
+
+    table = ds.data if ds._indices is None else ds.with_format("arrow")[:]
+    flat = pc.list_flatten(table.column("input_ids"))
+
+    def count(i: int) -> int:
+        return int(pc.sum(pc.equal(flat, i)).as_py() or 0)
+
+    text = len(flat) - sum(count(i) for i in {tokenizer.pad_id, tokenizer.bos_id, tokenizer.eos_id})
+    return count(tokenizer.unk_id) / text if text > 0 else 0.0
+
+
 def collate(rows: Sequence[Sequence[int]], pad_id: int) -> torch.Tensor:
     """A (B, T) LongTensor of `rows` right-padded with `pad_id` to the longest row."""
     import torch

@@ -180,3 +180,30 @@ class Generator(torch.nn.Module):
         """
         with atomic_dir(directory) as tmp, quiet_transformers():
             self.lm.save_pretrained(tmp)
+
+
+def model_settings(lm_config: Any) -> dict[str, Any]:
+    """The `model.*` settings (ModelConfig keys) that a saved generator's config fixes, from its
+    `config.json` contents (a dict) or a transformers config; keys that the architecture does not define are
+    left out. A run started from another run's generator records these, and refuses settings that
+    contradict them."""
+    c = lm_config if isinstance(lm_config, dict) else lm_config.to_dict()
+    if c.get("model_type") == "seqgen_rnn":
+        return {
+            "kind": c.get("cell", "lstm"),
+            "emb_dim": c.get("emb_dim"),
+            "hidden_dim": c.get("hidden_dim"),
+            "num_layers": c.get("num_layers"),
+            "dropout": float(c.get("dropout", 0.0)),
+            "tie_embeddings": bool(c.get("tie_word_embeddings", False)),
+        }
+    out: dict[str, Any] = {"kind": "transformer"}
+    if c.get("model_type") == "gpt2":
+        out.update(
+            d_model=c.get("n_embd"),
+            num_layers=c.get("n_layer"),
+            num_heads=c.get("n_head"),
+            context=c.get("n_positions"),
+            dropout=float(c.get("resid_pdrop", 0.0)),
+        )
+    return {k: v for k, v in out.items() if v is not None}

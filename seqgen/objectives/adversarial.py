@@ -20,7 +20,9 @@ One optimiser step (the trainer drives it):
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -80,6 +82,9 @@ class Adversarial(Objective):
         self._stat_sum: torch.Tensor | None = None
         self._stat_count = 0
         self.fakes: list[torch.Tensor] = []  # this step's samples, one tensor per micro-batch
+        self._drawn: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # micro -> (real rows, samples)
+        self._log_norm: torch.Tensor | None = None  # MaliGAN: log sum of the weights of the whole step
+        self._step_rows = 0  # MaliGAN: samples of the whole step on all processes
 
     # ------------------------------------------------------------------ wiring
     def bind(self, *, tokenizer: Any, accelerator: Any, discriminator: torch.nn.Module | None) -> None:
@@ -123,6 +128,79 @@ class Adversarial(Objective):
         return (out.token_logits if token_logits else out.logits).float()
 
     # ------------------------------------------------------------------ generator step
+    def check_data(self, train_ids: Any, tokenizer: Any) -> None:
+        """A shared gold prefix of k tokens needs sentences longer than k to take it from."""
+        k, eos = self.a.prefix_len, tokenizer.eos_id
+        if not k:
+            return
+        rows = train_ids[: min(len(train_ids), 4096)]["input_ids"]  # rows hold no padding
+        if not any(len(r) - 1 - (eos in r) > k for r in rows):
+            raise SeqgenError(
+                f"adv.prefix_len={k}: no training sentence has more than {k} tokens to take a gold prefix "
+                "from; lower adv.prefix_len"
+            )
+
+    def _real_tokens(self, batch: torch.Tensor) -> torch.Tensor:
+        """Tokens between BOS and EOS of each row (a truncated row has no EOS)."""
+        present = (batch != self.pad_id).sum(1)
+        return present - 1 - (batch == self.eos_id).any(1).long()
+
+    def _prefixes(self, batch: torch.Tensor) -> torch.Tensor | None:
+        """The k gold tokens each group of M samples shares: group g takes them from the g-th row (cycling)
+        among the rows with more than k tokens, so a prefix never holds EOS or padding and every sample
+        generates at least one token of its own."""
+        k, m = self.a.prefix_len, self.a.group_size
+        if not k:
+            return None
+        eligible = (self._real_tokens(batch) > k).nonzero().squeeze(1)
+        if eligible.numel() == 0:
+            raise SeqgenError(
+                f"adv.prefix_len={k}: no sentence of this micro-batch has more than {k} tokens to take a "
+                "gold prefix from; lower adv.prefix_len"
+            )
+        groups = batch.size(0) // m
+        rows = eligible[torch.arange(groups, device=batch.device) % eligible.numel()]
+        return batch[rows, 1 : 1 + k].repeat_interleave(m, dim=0)
+
+    def _draw(self, generator: Any, batch: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
+        n, m = batch.size(0), self.a.group_size
+        if n % m:
+            raise SeqgenError(
+                f"adv.group_size={m} does not divide this process's micro-batch of {n} sequences"
+            )
+        return self.sample(generator, n, rng, self._prefixes(batch))
+
+    def begin_step(
+        self,
+        generator: torch.nn.Module,
+        batches: list[torch.Tensor],
+        rngs: list[torch.Generator],
+        *,
+        step: int,
+    ) -> None:
+        """Draw every micro-batch's samples (the generator does not change within a step, so this is what the
+        micro-batch losses would draw), and for MaliGAN the normaliser of the weights over the whole step:
+        all micro-batches and all processes, so the gradient does not depend on train.grad_accum."""
+        self.fakes = []
+        pairs = enumerate(zip(batches, rngs, strict=True))
+        self._drawn = {j: (b, self._draw(generator, b, rng)) for j, (b, rng) in pairs}
+        self._log_norm = None
+        if self.a.estimator == "bgan_is" and self.a.normalize == "batch":
+            log_w = torch.cat(
+                [
+                    log_weights(self.score(generator, f), self.a.divergence, self.a.pi)
+                    for _, f in self._drawn.values()
+                ]
+            )
+            everything = self._gather(log_w)
+            self._log_norm = torch.logsumexp(everything.double(), dim=0)
+            self._step_rows = everything.numel()
+            w_all = (everything.double() - self._log_norm).exp()
+            self._step_ess = float(1.0 / (w_all * w_all).sum())
+
+    def step_samples(self) -> list[torch.Tensor]:
+        return self.fakes
+
     def loss(
         self,
         generator: torch.nn.Module,
@@ -131,22 +209,20 @@ class Adversarial(Objective):
         step: int,
         rng: torch.Generator,
         totals: dict[str, float],
+        micro: int | None = None,
     ) -> tuple[torch.Tensor, dict[str, Any]]:
         a = self.a
-        n, m, k = batch.size(0), a.group_size, a.prefix_len
-        if n % m:
-            raise SeqgenError(
-                f"adv.group_size={m} does not divide this process's micro-batch of {n} sequences"
-            )
-        if batch.size(1) < 1 + k:  # every sentence of this batch is shorter than the prefix
-            batch = torch.nn.functional.pad(batch, (0, 1 + k - batch.size(1)), value=self.pad_id)
-        prefix = batch[::m, 1 : 1 + k].repeat_interleave(m, dim=0) if k else None
-        fakes = self.sample(generator, n, rng, prefix)
+        drawn = self._drawn.pop(micro, None) if micro is not None else None
+        fakes = drawn[1] if drawn is not None else self._draw(generator, batch, rng)
+        n, k = fakes.size(0), a.prefix_len
         self.fakes.append(fakes)
         start = 1 + k
-        logp, mask, entropy = token_log_probs(
-            generator, fakes, start=start, pad_id=self.pad_id, constraint=self.constraint
-        )
+        # log Q of the samples in the mode they were drawn in: dropout off, so the policy gradient scores the
+        # distribution that was sampled (sampling runs in eval mode).
+        with _eval_mode(generator):
+            logp, mask, entropy = token_log_probs(
+                generator, fakes, start=start, pad_id=self.pad_id, constraint=self.constraint
+            )
         diag: dict[str, Any] = {}
         if a.estimator == "bgan_is":
             v = self.score(generator, fakes)
@@ -195,7 +271,10 @@ class Adversarial(Objective):
         if self.a.normalize == "group":
             w = group_weights(log_w, m)
             return w * m, effective_sample_size(w, m)
-        # MaliGAN: one normalisation over the micro-batch of every process.
+        if self._log_norm is not None:  # MaliGAN over the whole step (begin_step)
+            w = (log_w.double() - self._log_norm).exp().float()
+            return w * self._step_rows, torch.tensor(self._step_ess)
+        # Called without begin_step (a single micro-batch): one normalisation over it on every process.
         everything = self._gather(log_w)
         lse = torch.logsumexp(everything.double(), dim=0)
         w = (log_w.double() - lse).exp().float()
@@ -303,6 +382,16 @@ class Adversarial(Objective):
     def load_state(self, state: dict[str, Any]) -> None:
         ema = state.get("ema")
         self.ema = None if ema is None else torch.tensor(ema, dtype=torch.float64)
+
+
+@contextlib.contextmanager
+def _eval_mode(module: torch.nn.Module) -> Iterator[None]:
+    was_training = module.training
+    module.eval()
+    try:
+        yield
+    finally:
+        module.train(was_training)
 
 
 class DiscriminatorModule(torch.nn.Module):

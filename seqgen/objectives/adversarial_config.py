@@ -77,6 +77,11 @@ def validate_adversarial(cfg: Any) -> None:
             raise SeqgenError(f"config key '{key}' must not be negative, got {value}")
     if a.d_lr <= 0:
         raise SeqgenError(f"config key 'adv.d_lr' must be positive, got {a.d_lr}")
+    for key, value in (("adv.d_beta1", a.d_beta1), ("adv.d_beta2", a.d_beta2)):
+        if not 0.0 <= value < 1.0:
+            raise SeqgenError(f"config key '{key}' must be in [0, 1), got {value}")
+    if a.dragan_scale < 0:
+        raise SeqgenError(f"config key 'adv.dragan_scale' must not be negative, got {a.dragan_scale}")
     if not 0.0 <= a.d_dropout < 1.0:
         raise SeqgenError(f"config key 'adv.d_dropout' must be in [0, 1), got {a.d_dropout}")
     if a.discriminator == "oracle":

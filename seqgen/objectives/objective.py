@@ -35,6 +35,24 @@ class Objective:
         nll, count = token_nll_sum(generator, batch, self.pad_id)
         return nll, count, {}
 
+    def check_data(self, train_ids: Any, tokenizer: Any) -> None:
+        """Refuse, before training starts, a training split this objective cannot use (default: none)."""
+
+    def begin_step(
+        self,
+        generator: torch.nn.Module,
+        batches: list[torch.Tensor],
+        rngs: list[torch.Generator],
+        *,
+        step: int,
+    ) -> None:
+        """Called with every micro-batch of a step before their losses (and their random streams, which
+        `loss` then continues): objectives that need the whole step first prepare it here."""
+
+    def step_samples(self) -> list[torch.Tensor]:
+        """The samples this step drew (one tensor per micro-batch), for the log and the discriminator."""
+        return []
+
     def loss(
         self,
         generator: torch.nn.Module,
@@ -43,6 +61,7 @@ class Objective:
         step: int,
         rng: torch.Generator,
         totals: dict[str, float],
+        micro: int | None = None,
     ) -> tuple[torch.Tensor, dict[str, Any]]:
         """This micro-batch's share of the step's loss: the summed token loss over the target tokens of the
         whole step (`totals["tokens"]`, all micro-batches on all processes; `totals["rows"]` counts rows)."""
@@ -115,6 +134,6 @@ class ObjectiveModule(torch.nn.Module):
         self.objective = objective
 
     def forward(
-        self, batch: torch.Tensor, step: int, rng: torch.Generator, totals: dict[str, float]
+        self, batch: torch.Tensor, step: int, rng: torch.Generator, totals: dict[str, float], micro: int = 0
     ) -> tuple[torch.Tensor, dict[str, Any]]:
-        return self.objective.loss(self.generator, batch, step=step, rng=rng, totals=totals)
+        return self.objective.loss(self.generator, batch, step=step, rng=rng, totals=totals, micro=micro)

@@ -9,6 +9,7 @@ x 2 micro-batches compute the same gradient. Which rows form a batch is a functi
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import math
@@ -27,7 +28,7 @@ from tqdm.auto import tqdm
 
 from seqgen.atomic import atomic_write_text, begin_dir, commit_dir
 from seqgen.config import Config
-from seqgen.data.encoding import collate, count_tokens
+from seqgen.data.encoding import collate, count_tokens, unk_fraction
 from seqgen.errors import SeqgenError
 from seqgen.metrics.likelihood import heldout_nll
 from seqgen.models import Generator, build_generator, load_generator
@@ -35,10 +36,21 @@ from seqgen.models.discriminator import save_discriminator
 from seqgen.objectives.objective import ObjectiveModule, build_objective
 from seqgen.text_sampling import sample_texts
 from seqgen.training.batch_order import BatchOrder
+from seqgen.training.finite import ParameterSnapshot, all_finite, optimizer_tensors
 from seqgen.training.metrics_log import MetricsLog
 from seqgen.training.optim import build_optimizer, build_scheduler
-from seqgen.training.run_folder import RunFolder
+from seqgen.training.run_folder import RunFolder, RunLock
+from seqgen.training.run_start import resolve_start
 from seqgen.training.setup import RunData, load_run_data
+
+log = logging.getLogger("seqgen")
+BUILTIN_CORPORA = ("caption", "oracle", "seqgan_oracle")
+UNK_WARNING = 0.05  # warn when more than this fraction of a split's tokens are <unk>
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during training; the message says which checkpoint is on disk and how to resume."""
 
 
 class _DropTiedWeightNotice(logging.Filter):
@@ -50,19 +62,6 @@ class _DropTiedWeightNotice(logging.Filter):
 
 logging.getLogger("accelerate.utils.other").addFilter(_DropTiedWeightNotice())
 
-# Keys that may change when a run is resumed: they do not change the numbers a step computes.
-RESUMABLE_CHANGES = {
-    "resume",
-    "out",  # a run folder may be moved or copied before it is resumed
-    "train.max_steps",
-    "train.eval_every",
-    "train.save_every",
-    "train.log_every",
-    "train.num_samples",
-    "train.progress",
-    "train.tensorboard",
-}
-
 
 @dataclass
 class TrainResult:
@@ -73,25 +72,6 @@ class TrainResult:
     best_valid_nll: float | None
 
 
-def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flat(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
-
-
-def _check_resumable(saved: Config, cfg: Config) -> None:
-    a, b = _flat(saved.to_dict()), _flat(cfg.to_dict())
-    changed = sorted(k for k in a if a[k] != b.get(k) and k not in RESUMABLE_CHANGES)
-    if changed:
-        raise SeqgenError(
-            "cannot resume: the config differs from the run's config.yaml at " + ", ".join(changed)
-        )
-
-
 def _mixed_precision(setting: str) -> str:
     if setting == "auto":
         return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
@@ -99,11 +79,14 @@ def _mixed_precision(setting: str) -> str:
 
 
 class Trainer:
+    """One training run: `Trainer(cfg).fit()`. The main process holds the run folder's lock from here until
+    `fit` finishes (or fails), or until `close()`."""
+
     def __init__(self, cfg: Config, data: RunData | None = None) -> None:
+        cfg = resolve_start(cfg)  # what a resumed run / a run started from another one really uses
         self.cfg = cfg
         self.run = RunFolder(cfg.out)
         t = cfg.train
-        self._check_run_folder()
         log_with = "tensorboard" if t.tensorboard and _tensorboard_available() else None
         self.accelerator = Accelerator(
             mixed_precision=_mixed_precision(t.mixed_precision),
@@ -112,7 +95,18 @@ class Trainer:
             step_scheduler_with_optimizer=False,  # one scheduler step per optimiser step, any process count
             dynamo_backend="inductor" if t.compile else "no",
         )
-        acc = self.accelerator
+        self._lock: RunLock | None = None
+        self._created_folder = False
+        if self.accelerator.is_main_process:
+            self._open_run_folder()
+        try:
+            self._setup(data, log_with)
+        except BaseException:
+            self.close(remove_if_new=True)
+            raise
+
+    def _setup(self, data: RunData | None, log_with: str | None) -> None:
+        cfg, t, acc = self.cfg, self.cfg.train, self.accelerator
         world = acc.num_processes
         if t.batch_size % (t.grad_accum * world):
             raise SeqgenError(
@@ -120,10 +114,14 @@ class Trainer:
                 f"{world} processes"
             )
         self.micro_global = t.batch_size // t.grad_accum
+        # A resumed folder killed before its first checkpoint starts again from step 0 (with its tokenizer).
+        self.from_checkpoint = bool(cfg.resume and self.run.has_checkpoint())
         set_seed(t.seed)
-        self.data = data or load_run_data(cfg, self.run if cfg.resume else None, splits=("train", "valid"))
+        own_tokenizer = cfg.resume and self.run.tokenizer_dir.is_dir()
+        self.data = data or load_run_data(cfg, self.run if own_tokenizer else None, splits=("train", "valid"))
         self.tokenizer = self.data.tokenizer
         self.pad_id = self.tokenizer.pad_id
+        self.unk = self._unk_fractions()
         generator = self._initial_generator()
         self.max_len = cfg.data.max_len
         self.order = BatchOrder(len(self.data.train), self.micro_global, t.seed)
@@ -144,16 +142,80 @@ class Trainer:
         self.step = 0
         self.tokens_seen = 0
         self.best_valid: float | None = None
-        if cfg.resume:
+        if self.from_checkpoint:
             self._load_checkpoint()
         elif acc.is_main_process:
             self._write_run_files()
         acc.wait_for_everyone()
-        self.log = MetricsLog(self.run.metrics_file, acc, truncate_after=self.step if cfg.resume else 0)
+        # A resumed run drops what the interrupted one logged after its checkpoint; a new start, everything.
+        self.log = MetricsLog(
+            self.run.metrics_file, acc, keep_until=self.step if self.from_checkpoint else -1
+        )
+        if acc.is_main_process:
+            self._say_how_it_starts()
         if log_with:
             acc.init_trackers("tensorboard")
 
     # ------------------------------------------------------------------------------------------ setup
+    def _open_run_folder(self) -> None:
+        """Main process: take the folder's lock, clear leftovers of killed saves, refuse what cannot start."""
+        cfg, run = self.cfg, self.run
+        if run.path.exists() and not run.path.is_dir():
+            raise SeqgenError(f"run folder {run.path} is a file; choose another out=")
+        if not run.path.exists():
+            if cfg.resume:
+                raise SeqgenError(f"cannot resume: run folder not found: {run.path}")
+            run.path.mkdir(parents=True)
+            self._created_folder = True
+        self._lock = run.lock()
+        removed = run.remove_stale_temporaries()
+        if removed:
+            log.info(
+                "removed %d leftover temporary file(s) of an interrupted save in %s", len(removed), run.path
+            )
+        if not cfg.resume and run.holds_anything():
+            raise SeqgenError(
+                f"run folder {run.path} is not empty; continue it with resume=true or choose another out="
+            )
+
+    def close(self, remove_if_new: bool = False) -> None:
+        """Give up the run folder's lock (and, for a start that failed, the empty folder it made)."""
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+        if remove_if_new and self._created_folder and self.run.path.is_dir():
+            if not any(self.run.path.iterdir()):
+                self.run.path.rmdir()
+
+    def _say_how_it_starts(self) -> None:
+        cfg = self.cfg
+        if self.from_checkpoint:
+            log.info("resuming %s from step %d", self.run.path, self.step)
+        elif cfg.resume:
+            log.info("%s has no checkpoint yet: starting it from step 0", self.run.path)
+        if cfg.init_from:
+            log.info(
+                "starting from the generator of %s (its data, tokenizer and model settings)", cfg.init_from
+            )
+        rates = ", ".join(f"{split} {100 * v:.2f}%" for split, v in self.unk.items())
+        log.info("<unk> tokens: %s", rates)
+        for split, v in self.unk.items():
+            if v > UNK_WARNING:
+                log.warning(
+                    "%.1f%% of the %s split's tokens are <unk> (more than %.0f%%): the %s tokenizer does not "
+                    "cover this corpus; every <unk> hides a word from the model and the metrics",
+                    100 * v,
+                    split,
+                    100 * UNK_WARNING,
+                    self.tokenizer.kind,
+                )
+
+    def _unk_fractions(self) -> dict[str, float]:
+        out = {"train": unk_fraction(self.data.train, self.tokenizer)}
+        if self.data.valid is not None:
+            out["valid"] = unk_fraction(self.data.valid, self.tokenizer)
+        return out
+
     def _setup_adversarial(self) -> None:
         from seqgen.objectives.adversarial import DiscriminatorModule
         from seqgen.training.discriminator_setup import build_run_discriminator
@@ -165,6 +227,7 @@ class Trainer:
                 f"adv.group_size={cfg.adv.group_size} does not divide the micro-batch of {per_process} "
                 f"sequences on each of {acc.num_processes} processes"
             )
+        self.objective.check_data(self._train_ids, self.tokenizer)
         disc = None
         if cfg.adv.discriminator != "oracle":
             disc = build_run_discriminator(cfg, self.tokenizer)
@@ -177,19 +240,6 @@ class Trainer:
     @property
     def unwrapped_discriminator(self) -> Any:
         return self.accelerator.unwrap_model(self.d_model).discriminator if self.d_model is not None else None
-
-    def _check_run_folder(self) -> None:
-        cfg = self.cfg
-        if cfg.resume:
-            saved = self.run.load_config()
-            _check_resumable(saved, cfg)
-            if not self.run.has_checkpoint():
-                raise SeqgenError(f"cannot resume: {self.run.path} has no checkpoint yet")
-        elif self.run.path.exists() and any(self.run.path.iterdir()):
-            raise SeqgenError(
-                f"run folder {self.run.path} is not empty; continue it with resume=true "
-                "or choose another out="
-            )
 
     def _initial_generator(self) -> Generator:
         cfg = self.cfg
@@ -214,9 +264,11 @@ class Trainer:
         self.tokenizer.save(self.run.tokenizer_dir)
         info = {
             "split_rule": self.data.rule,
+            "corpus": _corpus_paths(self.cfg),
             "train_rows": len(self.data.train),
             "train_tokens": count_tokens(self.data.train),
             "valid_tokens": count_tokens(self.data.valid) if self.data.valid is not None else None,
+            "unk_fraction": self.unk,
             "vocab_size": self.tokenizer.vocab_size,
             "parameters": self.unwrapped.num_parameters(),
             "processes": self.accelerator.num_processes,
@@ -229,11 +281,34 @@ class Trainer:
         return self.accelerator.unwrap_model(self.model).generator
 
     # ------------------------------------------------------------------------------------ checkpoints
+    def checkpoint_note(self) -> str:
+        """Which checkpoint is on disk, for messages: the file is the truth, not what this run meant to do."""
+        step = self.run.checkpoint_step()
+        if step is None:
+            return f"no checkpoint of this run was written yet in {self.run.path}"
+        return f"the checkpoint of step {step} is intact in {self.run.path / 'checkpoint'}"
+
+    @property
+    def _inner_optimizer(self) -> torch.optim.Optimizer:
+        return getattr(self.optimizer, "optimizer", self.optimizer)  # under Accelerate's wrapper
+
+    def _trained_tensors(self) -> list[torch.Tensor]:
+        """The generator's parameters and its optimiser's state: never to be checkpointed non-finite."""
+        return [*self.model.parameters(), *optimizer_tensors(self._inner_optimizer)]
+
     def save_checkpoint(self) -> None:
         """Write RUN/checkpoint as a whole: a crash at any point leaves the previous checkpoint loadable."""
         acc = self.accelerator
         target = self.run.path / "checkpoint"
         acc.wait_for_everyone()
+        tensors = self._trained_tensors()
+        if self.d_model is not None:
+            d_opt = getattr(self.d_optimizer, "optimizer", self.d_optimizer)
+            tensors += [*self.d_model.parameters(), *optimizer_tensors(d_opt)]
+        if not all_finite(tensors):  # the step loop stops before this; never write a poisoned checkpoint
+            raise SeqgenError(
+                f"refusing to checkpoint non-finite weights at step {self.step}; {self.checkpoint_note()}"
+            )
         # The main process makes the temporary folder; every process writes its RNG state into it.
         tmp = [str(begin_dir(target)) if acc.is_main_process else ""]
         if acc.num_processes > 1:
@@ -297,21 +372,27 @@ class Trainer:
             out.append(collate(self._train_ids[rows]["input_ids"], self.pad_id))
         return out
 
-    def train_step(self) -> dict[str, float]:
+    def accumulate_gradients(self) -> tuple[float, float, dict[str, float]]:
+        """Forward and backward of every micro-batch of this step: (loss of the step over all processes,
+        target tokens of the step, this process's mean diagnostics). Gradients are left in `.grad`."""
         acc, t = self.accelerator, self.cfg.train
-        batches = self._micro_batches(self.step)
+        batches = [b.to(acc.device) for b in self._micro_batches(self.step)]
         local_tokens = sum(int((b[:, 1:] != self.pad_id).sum()) for b in batches)
         counts = torch.tensor([float(local_tokens)], device=acc.device)
         global_tokens = (
             float(acc.reduce(counts, reduction="sum").item()) if acc.num_processes > 1 else counts.item()
         )
         totals = {"tokens": max(global_tokens, 1.0), "rows": float(t.batch_size)}
+        rngs = [self._rng(j) for j in range(len(batches))]
+        # Objectives that need the whole step first (adversarial: samples of every micro-batch, MaliGAN's
+        # normaliser over all of them) prepare it here, outside the prepared module's forward.
+        self.objective.begin_step(self.unwrapped, batches, rngs, step=self.step)
         loss_sum = torch.zeros((), device=acc.device)
         diagnostics: dict[str, float] = {}
         for j, batch in enumerate(batches):
             sync = nullcontext() if j == len(batches) - 1 else acc.no_sync(self.model)
             with sync:
-                loss_j, diag = self.model(batch.to(acc.device), self.step, self._rng(j), totals)
+                loss_j, diag = self.model(batch, self.step, rngs[j], totals, j)
                 # DDP averages gradients over processes; the process count turns that into a sum.
                 acc.backward(loss_j * acc.num_processes)
             loss_sum += loss_j.detach().float()
@@ -319,24 +400,49 @@ class Trainer:
                 diagnostics[k] = diagnostics.get(k, 0.0) + v / len(batches)
         if acc.num_processes > 1:
             loss_sum = acc.reduce(loss_sum, reduction="sum")
-        loss = loss_sum.item()
+        return loss_sum.item(), global_tokens, diagnostics
+
+    def train_step(self) -> dict[str, float]:
+        t = self.cfg.train
+        loss, global_tokens, diagnostics = self.accumulate_gradients()
         self.objective.end_step()
         grad_norm = self._clip()
+        skipped = {"loss": loss, "skipped": 1.0, "tokens": global_tokens}
         if not (math.isfinite(loss) and math.isfinite(grad_norm)):
             what = f"loss={loss}" if not math.isfinite(loss) else f"gradient norm={grad_norm}"
             if t.on_nonfinite == "stop":
                 raise SeqgenError(
-                    f"non-finite {what} at step {self.step + 1}; training stopped (last checkpoint: "
-                    f"{self.run.path / 'checkpoint'}); try a lower train.lr or train.on_nonfinite=skip"
+                    f"non-finite {what} at step {self.step + 1}; training stopped "
+                    f"({self.checkpoint_note()}); try a lower train.lr or train.on_nonfinite=skip"
                 )
             self.optimizer.zero_grad(set_to_none=True)
-            return {"loss": loss, "skipped": 1.0, "tokens": global_tokens}
-        self.optimizer.step()
-        self.scheduler.step()
+            return skipped
+        # A finite loss and gradient can still give an update that overflows the weights (a huge lr): the
+        # step is checked after it is taken, and undone (skip) or the run stopped before anything is saved.
+        before = (
+            ParameterSnapshot(list(self.model.parameters()), self._inner_optimizer)
+            if t.on_nonfinite == "skip"
+            else None
+        )
+        try:
+            self.optimizer.step()
+            overflow = not all_finite(self._trained_tensors())
+        except RuntimeError as e:  # torch refuses a step size beyond float32 ("... without overflow")
+            if "overflow" not in str(e):
+                raise
+            overflow = True
         self.optimizer.zero_grad(set_to_none=True)
-        fakes = getattr(self.objective, "fakes", None)
-        if fakes:
-            self.objective.last_fakes, self.objective.fakes = fakes[0], []
+        if overflow:
+            if before is None:
+                raise SeqgenError(
+                    f"the update of step {self.step + 1} made the generator's weights non-finite (loss "
+                    f"{loss:.4g}, gradient norm {grad_norm:.4g}); training stopped "
+                    f"({self.checkpoint_note()}); try a lower train.lr or train.on_nonfinite=skip"
+                )
+            before.restore()
+            return skipped
+        self.scheduler.step()
+        fakes = self.objective.step_samples()
         if self.d_model is not None:
             for i in range(self.cfg.adv.d_steps):
                 diagnostics.update(self.discriminator_update(fakes if i == 0 else None))
@@ -383,18 +489,24 @@ class Trainer:
         value = float(loss_sum)
         if not math.isfinite(value):
             raise SeqgenError(
-                f"non-finite discriminator loss={value} at step {self.step + 1}; training stopped (last "
-                f"checkpoint: {self.run.path / 'checkpoint'}); try a lower adv.d_lr or a gradient penalty"
+                f"non-finite discriminator loss={value} at step {self.step + 1}; training stopped "
+                f"({self.checkpoint_note()}); try a lower adv.d_lr or a gradient penalty"
             )
         self.d_optimizer.step()
         self.d_optimizer.zero_grad(set_to_none=True)
+        if not all_finite(list(self.d_model.parameters())):
+            raise SeqgenError(
+                f"the discriminator update at step {self.step + 1} made its weights non-finite; training "
+                f"stopped ({self.checkpoint_note()}); try a lower adv.d_lr or a gradient penalty"
+            )
         diagnostics["d_loss"] = value
         return diagnostics
 
     def pretrain_discriminator(self) -> None:
         """adv.d_pretrain_steps discriminator updates on fresh samples before the first generator step."""
         n, every = self.cfg.adv.d_pretrain_steps, self.cfg.train.log_every
-        for i in range(n):
+        show = self.cfg.train.progress and self.accelerator.is_main_process
+        for i in tqdm(range(n), desc="discriminator pre-training", disable=not show or n == 0, **_BAR):
             m = self.discriminator_update(None)
             if (i + 1) % every == 0 or i + 1 == n:
                 self.log.write(0, "d_pretrain", {"d_step": i + 1, **m})
@@ -420,10 +532,11 @@ class Trainer:
 
     def _log_training_samples(self) -> None:
         """Adversarial runs: a few of the step's samples (what the discriminator just judged) in the log."""
-        fakes = getattr(self.objective, "last_fakes", None)
+        fakes = self.objective.step_samples()
         n = self.cfg.train.num_samples
-        if fakes is None or n <= 0:
+        if not fakes or n <= 0:
             return
+        fakes = fakes[0]
         self.log.write(
             self.step, "samples", {"texts": [self.tokenizer.decode(r) for r in fakes[:n].tolist()]}
         )
@@ -461,17 +574,42 @@ class Trainer:
         return valid
 
     def fit(self, stop_after: int | None = None) -> TrainResult:
-        """Train to `train.max_steps`; `stop_after` ends early after that many steps (as an interruption)."""
+        """Train to `train.max_steps`; `stop_after` ends early after that many steps (as an interruption).
+
+        The run folder's lock is released when training ends or fails, and kept after `stop_after`."""
+        try:
+            result = self._fit(stop_after)
+        except KeyboardInterrupt:
+            self.close()
+            raise TrainingInterrupted(
+                f"interrupted at step {self.step} of {self.run.path}; {self.checkpoint_note()}; resume with: "
+                f"seqgen train out={self.run.path} resume=true"
+            ) from None
+        except OSError as e:
+            self.close()
+            if e.errno not in _NO_SPACE:
+                raise
+            raise SeqgenError(
+                f"no space left on the device while writing to the run folder {self.run.path} at step "
+                f"{self.step}; {self.checkpoint_note()}; free some space and resume with: seqgen train "
+                f"out={self.run.path} resume=true"
+            ) from None
+        except BaseException:
+            self.close()
+            raise
+        if self.step >= self.cfg.train.max_steps:
+            self.close()
+        return result
+
+    def _fit(self, stop_after: int | None) -> TrainResult:
         t, acc = self.cfg.train, self.accelerator
         self.model.train()
         bar = tqdm(
             total=t.max_steps,
             initial=self.step,
-            disable=not (t.progress and acc.is_main_process),
             desc="train",
-            # In a log file (not a terminal) a bar redraw is a new line: redraw rarely there.
-            mininterval=0.5 if sys.stderr.isatty() else 30.0,
-            dynamic_ncols=True,
+            disable=not (t.progress and acc.is_main_process),
+            **_BAR,
         )
         valid, loss, window_tokens, window_start = None, float("nan"), 0.0, time.perf_counter()
         steps_done = 0
@@ -510,6 +648,21 @@ class Trainer:
         return TrainResult(self.run.path, self.step, loss, valid, self.best_valid)
 
 
+# tqdm settings of the training bars. In a log file (not a terminal) a redraw is a new line: redraw rarely.
+_BAR = dict(mininterval=0.5 if sys.stderr.isatty() else 30.0, dynamic_ncols=True)
+
+
+def _corpus_paths(cfg: Config) -> dict[str, str | None]:
+    """split -> absolute path of the corpus file/folder it was read from (None: built-in or hub corpora)."""
+    out: dict[str, str | None] = {}
+    for split in ("train", "valid", "test"):
+        source = getattr(cfg.data, split)
+        builtin = source in BUILTIN_CORPORA or (source or "").startswith("hf:")
+        p = Path(source).expanduser() if source and not builtin else None
+        out[split] = str(p.resolve()) if p is not None and p.exists() else None
+    return out
+
+
 def _tensorboard_available() -> bool:
     try:
         from accelerate.utils import is_tensorboard_available
@@ -527,4 +680,8 @@ def _yaml(cfg: Config) -> str:
 
 def train(cfg: Config, *, stop_after: int | None = None) -> TrainResult:
     """Train a generator as `cfg` says (the Python API of `seqgen train`)."""
-    return Trainer(cfg).fit(stop_after=stop_after)
+    trainer = Trainer(cfg)
+    try:
+        return trainer.fit(stop_after=stop_after)
+    finally:
+        trainer.close()
