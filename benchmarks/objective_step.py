@@ -187,9 +187,7 @@ def report_adversarial(kind: str, model, batch: torch.Tensor, vocab: int, n: int
     med = timed(adversarial_parts(model, batch, vocab), n, rounds)
     base = med["sampling"] + med["mle_on_samples"]
     print(f"  adversarial bgan_is M=8 (8 groups x 8 = {BATCH} samples of {SEQ} tokens, CNN discriminator):")
-    print(
-        f"    full step {med['full'] * 1000:8.1f} ms   {med['full'] / base:.2f}x (sampling + MLE step)"
-    )
+    print(f"    full step {med['full'] * 1000:8.1f} ms   {med['full'] / base:.2f}x (sampling + MLE step)")
     print(
         f"      parts alone: sampling {med['sampling'] * 1000:.1f} ms, discriminator scoring "
         f"{med['d_scoring'] * 1000:.1f} ms, generator update {med['g_update'] * 1000:.1f} ms, "

@@ -585,9 +585,9 @@ class Trainer:
                 f"interrupted at step {self.step} of {self.run.path}; {self.checkpoint_note()}; resume with: "
                 f"seqgen train out={self.run.path} resume=true"
             ) from None
-        except OSError as e:
+        except Exception as e:
             self.close()
-            if e.errno not in _NO_SPACE:
+            if not _no_space(e):
                 raise
             raise SeqgenError(
                 f"no space left on the device while writing to the run folder {self.run.path} at step "
@@ -650,6 +650,15 @@ class Trainer:
 
 # tqdm settings of the training bars. In a log file (not a terminal) a redraw is a new line: redraw rarely.
 _BAR = dict(mininterval=0.5 if sys.stderr.isatty() else 30.0, dynamic_ncols=True)
+
+
+def _no_space(e: BaseException) -> bool:
+    """A write that failed because the disk is full: an OSError, or what torch.save (a RuntimeError from its
+    zip writer noticing a short write) and safetensors (SafetensorError) make of one."""
+    if isinstance(e, OSError):
+        return e.errno in _NO_SPACE
+    text = str(e)
+    return "No space left" in text or "os error 28" in text or "unexpected pos" in text
 
 
 def _corpus_paths(cfg: Config) -> dict[str, str | None]:
