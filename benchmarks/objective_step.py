@@ -51,8 +51,8 @@ def batch_of_text() -> tuple[torch.Tensor, int]:
 
 
 def build(kind: str, vocab: int):
-    from seqgen.config import ModelConfig
     from seqgen.models import build_generator
+    from seqgen.models.config import ModelConfig
 
     torch.manual_seed(0)
     if kind == "lstm":
@@ -96,11 +96,11 @@ class NoSpecialTokens:
 
 def adversarial_parts(model, batch: torch.Tensor, vocab: int) -> dict:
     """Step functions: the full adversarial step, its parts, and the two baseline parts."""
-    from seqgen.config import load_config
     from seqgen.models.discriminator import build_discriminator
-    from seqgen.objectives.adversarial import Adversarial, DiscriminatorModule
+    from seqgen.objectives.adversarial.objective import Adversarial, DiscriminatorModule
+    from seqgen.objectives.adversarial.policy import token_log_probs
     from seqgen.objectives.mle import token_nll_sum
-    from seqgen.objectives.policy import token_log_probs
+    from seqgen.run_folder import load_config
 
     cfg = load_config(
         None,

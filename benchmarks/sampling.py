@@ -20,8 +20,8 @@ from collections.abc import Callable
 import torch
 from transformers.utils import logging as hf_logging
 
-from seqgen.config import ModelConfig
 from seqgen.models import Generator, build_generator, build_processors
+from seqgen.models.config import ModelConfig
 
 VOCAB = 65  # tiny-Shakespeare-sized character vocabulary
 

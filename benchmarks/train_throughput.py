@@ -102,7 +102,7 @@ def flops_per_token(model: nn.Module, kind: str, vocab: int) -> float:
 
 
 def bench(kind: str, args: argparse.Namespace, corpus: str, peak: float, out: Path) -> dict[str, float]:
-    from seqgen.config import load_config
+    from seqgen.run_folder import load_config
     from seqgen.training.trainer import Trainer
 
     model_keys = (

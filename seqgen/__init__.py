@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from seqgen.config import Config, load_config
 from seqgen.errors import SeqgenError
+from seqgen.run_folder import Config, load_config
 
 __version__ = "0.1.0"
 __all__ = ["Config", "SeqgenError", "load_config", "train", "load_run", "sample_texts", "evaluate_run"]
@@ -28,8 +28,8 @@ def train(cfg: Config, **kwargs: Any):
 
 def load_run(run: str, checkpoint: str = "best"):
     """(generator, tokenizer) of a run folder."""
+    from seqgen.run_folder import RunFolder
     from seqgen.tokenization import load_tokenizer
-    from seqgen.training.run_folder import RunFolder
 
     folder = RunFolder(run).require()
     tok = load_tokenizer(folder.tokenizer_dir)

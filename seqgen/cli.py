@@ -67,7 +67,7 @@ def _finite_or_none(x):
 
 # ------------------------------------------------------------------------------------------------ train
 def cmd_train(args: argparse.Namespace) -> int:
-    from seqgen.config import load_config
+    from seqgen.run_folder import load_config
     from seqgen.training.trainer import train
 
     items = list(args.items)
@@ -85,9 +85,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 # ----------------------------------------------------------------------------------------------- sample
 def cmd_sample(args: argparse.Namespace) -> int:
+    from seqgen.run_folder import RunFolder
     from seqgen.text_sampling import sample_texts
     from seqgen.tokenization import load_tokenizer
-    from seqgen.training.run_folder import RunFolder
 
     _check_output(args.output)
     run = RunFolder(args.run).require()
@@ -298,8 +298,8 @@ def _add_sample_metric_options(p: argparse.ArgumentParser, *, default_metrics: s
 
 # -------------------------------------------------------------------------------------------- tokenizer
 def cmd_tokenizer_train(args: argparse.Namespace) -> int:
-    from seqgen.config import TokenizerConfig
     from seqgen.data.corpus import load_corpus
+    from seqgen.tokenization import TokenizerConfig
     from seqgen.training.setup import tokenizer_from_config
 
     texts: list[str] = []
@@ -353,6 +353,7 @@ class _ConsoleHandler(logging.Handler):
 
 def build_parser() -> argparse.ArgumentParser:
     from seqgen.config import help_text
+    from seqgen.run_folder import RunConfig
 
     p = OneLineErrorParser(prog="seqgen", description="Train, sample and evaluate text generators.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=OneLineErrorParser)
@@ -362,7 +363,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="train a generator",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="seqgen train [RECIPE.yaml] [KEY=VALUE ...]\n\n"
-        "Config keys (KEY=VALUE overrides the recipe):\n" + help_text(),
+        "Config keys (KEY=VALUE overrides the recipe):\n" + help_text(RunConfig),
     )
     t.add_argument(
         "items", nargs="*", metavar="[RECIPE.yaml] KEY=VALUE", help="optional recipe, then overrides"

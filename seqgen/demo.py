@@ -88,8 +88,8 @@ COMMON = [
 
 
 def run_demo(data: str | None, out: Path, samples: int = 10) -> None:
-    from seqgen.config import load_config
     from seqgen.evaluation import evaluate_run
+    from seqgen.run_folder import load_config
     from seqgen.text_sampling import sample_texts
     from seqgen.training.trainer import Trainer
 

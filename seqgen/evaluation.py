@@ -84,7 +84,7 @@ def evaluate_run(
     from seqgen.data.encoding import unk_fraction
     from seqgen.metrics.likelihood import heldout_nll
     from seqgen.metrics.text_tokenize import _check_scheme
-    from seqgen.training.run_folder import RunFolder
+    from seqgen.run_folder import RunFolder
     from seqgen.training.setup import load_run_data
     from seqgen.training.trainer import UNK_WARNING
 

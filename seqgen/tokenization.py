@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 import sentencepiece as spm
 
 from seqgen.atomic import atomic_dir
-from seqgen.errors import SeqgenError
+from seqgen.errors import SeqgenError, Settings, setting
 
 PAD_ID, BOS_ID, EOS_ID, UNK_ID = 0, 1, 2, 3
 SPECIAL_TOKENS = ("<pad>", "<s>", "</s>", "<unk>")  # the pieces at ids 0..3, also sentencepiece's defaults
@@ -31,6 +31,29 @@ CONFIG_NAME = "tokenizer.json"
 SPM_NAME = "spm.model"
 KINDS = ("char", "word", "sentencepiece")
 _ID_KEYS = ("pad_id", "bos_id", "eos_id", "unk_id")
+
+
+@dataclass
+class TokenizerConfig(Settings):
+    """`tokenizer.*`: which tokenizer a run trains on its training split (or loads)."""
+
+    section = "tokenizer"
+
+    kind: str = setting("word", "char, word or sentencepiece", KINDS)
+    path: str | None = setting(None, "a saved tokenizer folder to use instead of training one on data.train")
+    vocab_size: int = setting(8000, "sentencepiece vocabulary size")
+    model_type: str = setting("unigram", "sentencepiece model type", ("unigram", "bpe"))
+    min_freq: int = setting(1, "word: keep words seen at least this often")
+    max_vocab: int = setting(0, "word/char: keep at most this many symbols, most frequent first (0 = all)")
+
+    def check(self) -> None:
+        self.at_least(1, "min_freq")
+        if self.vocab_size <= len(SPECIAL_TOKENS):
+            self.refuse("vocab_size", f"must be more than the 4 special tokens, got {self.vocab_size}")
+        if self.max_vocab < 0 or 0 < self.max_vocab <= len(SPECIAL_TOKENS):
+            self.refuse(
+                "max_vocab", f"must be 0 (no limit) or more than the 4 special tokens, got {self.max_vocab}"
+            )
 
 
 class Tokenizer(ABC):

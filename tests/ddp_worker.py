@@ -9,7 +9,7 @@ import sys
 import torch
 import torch.distributed as dist
 
-from seqgen.config import load_config
+from seqgen.run_folder import load_config
 from seqgen.training.trainer import Trainer
 
 

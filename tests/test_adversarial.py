@@ -13,14 +13,13 @@ import sys
 import pytest
 import torch
 
-from seqgen.config import load_config
 from seqgen.data.oracle import FIRST_SYMBOL_ID, EnumerableOracle, model_distribution
 from seqgen.errors import SeqgenError
 from seqgen.models import build_generator, load_generator
 from seqgen.models.discriminator import load_discriminator
-from seqgen.objectives.discriminator_loss import discriminator_loss, gradient_penalty
-from seqgen.objectives.policy import SymbolConstraint, sample_policy, token_log_probs
-from seqgen.objectives.rewards import (
+from seqgen.objectives.adversarial.discriminator_loss import discriminator_loss, gradient_penalty
+from seqgen.objectives.adversarial.policy import SymbolConstraint, sample_policy, token_log_probs
+from seqgen.objectives.adversarial.rewards import (
     discounted_returns,
     effective_sample_size,
     group_weights,
@@ -28,6 +27,7 @@ from seqgen.objectives.rewards import (
     loo_baseline,
     rewards,
 )
+from seqgen.run_folder import load_config
 from seqgen.training.trainer import Trainer, train
 
 PAD, BOS, EOS = 0, 1, 2
@@ -299,7 +299,7 @@ def test_resumed_adversarial_run_equals_uninterrupted(tmp_path, mle_run, estimat
 
 
 def test_non_finite_discriminator_loss_stops_with_the_step_named(tmp_path, mle_run, monkeypatch):
-    import seqgen.objectives.adversarial as adv
+    import seqgen.objectives.adversarial.objective as adv
 
     real_loss = adv.discriminator_loss
     monkeypatch.setattr(adv, "discriminator_loss", lambda *a, **k: real_loss(*a, **k) * float("nan"))

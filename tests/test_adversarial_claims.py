@@ -17,14 +17,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from seqgen.config import load_config
 from seqgen.data.oracle import FIRST_SYMBOL_ID, EnumerableOracle, model_distribution
 from seqgen.data.oracle_corpus import build_oracle
 from seqgen.metrics.divergences import kl
 from seqgen.models import build_generator
 from seqgen.models.discriminator import build_discriminator
-from seqgen.objectives.adversarial import Adversarial
-from seqgen.objectives.discriminator_loss import discriminator_loss
+from seqgen.objectives.adversarial.discriminator_loss import discriminator_loss
+from seqgen.objectives.adversarial.objective import Adversarial
+from seqgen.run_folder import load_config
 from seqgen.training.trainer import Trainer, train
 
 PAD, BOS, EOS = 0, 1, 2

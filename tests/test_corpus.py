@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from seqgen.config import DataConfig
+from seqgen.data.config import DataConfig
 from seqgen.data.corpus import load_corpus, resolve_splits
 from seqgen.data.encoding import collate, count_tokens, encode_corpus
 from seqgen.errors import SeqgenError

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import torch
 
-from seqgen.config import load_config
 from seqgen.models import load_generator
+from seqgen.run_folder import load_config
 from seqgen.training.trainer import train
 
 ROOT = Path(__file__).resolve().parents[1]

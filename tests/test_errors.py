@@ -333,8 +333,8 @@ def _new_generator(run: Path, vocab_delta: int):
     """A fresh generator like the run's but over a vocabulary `vocab_delta` symbols larger."""
     import json
 
-    from seqgen.config import load_config
     from seqgen.models import build_generator
+    from seqgen.run_folder import load_config
 
     vocab = json.loads((run / "run.json").read_text())["vocab_size"]
     return build_generator(load_config(None, TINY_LSTM).model, vocab + vocab_delta)

@@ -17,9 +17,9 @@ import torch
 from safetensors import safe_open
 from transformers import AutoModelForCausalLM
 
-from seqgen.config import ModelConfig
 from seqgen.errors import SeqgenError
 from seqgen.models import Generator, build_generator, load_generator
+from seqgen.models.config import ModelConfig
 
 KINDS = ["lstm", "gru", "transformer"]
 PAD, BOS, EOS = 0, 1, 2
@@ -397,7 +397,7 @@ def test_pretrained_folder_is_loaded_and_checked(tmp_path):
 
 
 def test_impossible_model_settings_raise_seqgen_error():
-    with pytest.raises(SeqgenError, match="emb_dim == hidden_dim"):
+    with pytest.raises(SeqgenError, match="emb_dim == model.hidden_dim"):  # refused by ModelConfig itself
         build_generator(ModelConfig(kind="lstm", emb_dim=8, hidden_dim=16, tie_embeddings=True), 7)
     with pytest.raises(SeqgenError, match="divide"):
         build_generator(ModelConfig(kind="transformer", d_model=10, num_heads=3), 7)

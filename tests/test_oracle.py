@@ -15,7 +15,6 @@ import pytest
 import torch
 
 import seqgen.data.oracle as oracle_module
-from seqgen.config import ModelConfig
 from seqgen.data.oracle import (
     DEFAULT_DEPENDENCE,
     EnumerableOracle,
@@ -28,6 +27,7 @@ from seqgen.data.seqgan_oracle import SeqGANOracle
 from seqgen.errors import SeqgenError
 from seqgen.metrics.divergences import kl
 from seqgen.models import build_generator
+from seqgen.models.config import ModelConfig
 
 KINDS = ["lstm", "hmm"]
 

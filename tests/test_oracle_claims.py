@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from seqgen.config import load_config
 from seqgen.data.oracle import model_distribution
 from seqgen.data.oracle_corpus import build_oracle
 from seqgen.metrics.divergences import kl, total_variation
+from seqgen.run_folder import load_config
 from seqgen.training.trainer import Trainer
 
 COMMON = [

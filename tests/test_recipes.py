@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from seqgen.config import load_config
+from seqgen.run_folder import load_config
 from seqgen.tokenization import load_tokenizer
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -19,10 +19,10 @@ import pytest
 import torch
 
 from seqgen.cli import build_parser, main
-from seqgen.config import ModelConfig
 from seqgen.errors import SeqgenError
 from seqgen.metrics.text_tokenize import read_lines
 from seqgen.models import build_generator
+from seqgen.models.config import ModelConfig
 from seqgen.models.generator import quiet_transformers
 from seqgen.tokenization import UNK_ID, WordTokenizer, load_tokenizer, train_tokenizer
 

@@ -23,8 +23,8 @@ from safetensors.torch import load_file
 from test_errors import QUIET, TINY, TINY_DATA, TINY_LSTM, fails
 
 from seqgen.cli import main
-from seqgen.config import load_config
 from seqgen.errors import SeqgenError
+from seqgen.run_folder import load_config
 from seqgen.training.trainer import Trainer, train
 
 REPO = Path(__file__).resolve().parents[1]

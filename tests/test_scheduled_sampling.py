@@ -20,9 +20,9 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 import torch.nn.functional as F
 
-from seqgen.config import ModelConfig
 from seqgen.errors import SeqgenError
 from seqgen.models import build_generator
+from seqgen.models.config import ModelConfig
 from seqgen.objectives.mle import token_nll_sum
 from seqgen.objectives.scheduled_sampling import (
     sample_with_uniforms,

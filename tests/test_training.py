@@ -8,9 +8,9 @@ import math
 import pytest
 import torch
 
-from seqgen.config import load_config
 from seqgen.errors import SeqgenError
 from seqgen.models import load_generator
+from seqgen.run_folder import load_config
 from seqgen.training.trainer import Trainer, train
 
 TINY_LSTM = ["model.kind=lstm", "model.emb_dim=16", "model.hidden_dim=32"]

@@ -19,10 +19,10 @@ import sys
 import time
 from pathlib import Path
 
-from seqgen.config import load_config
 from seqgen.errors import SeqgenError
 from seqgen.evaluation import exact_divergences
 from seqgen.models import load_generator
+from seqgen.run_folder import load_config
 from seqgen.training.trainer import Trainer
 
 HERE = Path(__file__).parent

@@ -13,12 +13,12 @@ import sys
 import time
 from pathlib import Path
 
-from seqgen.config import load_config
 from seqgen.data.oracle_corpus import build_oracle
 from seqgen.errors import SeqgenError
 from seqgen.evaluation import exact_divergences
 from seqgen.metrics.divergences import kl
 from seqgen.report import format_table
+from seqgen.run_folder import load_config
 from seqgen.training.trainer import Trainer
 
 HERE = Path(__file__).parent

@@ -51,7 +51,7 @@ from seqgen.errors import SeqgenError
 if TYPE_CHECKING:
     from datasets import Dataset
 
-    from seqgen.config import DataConfig
+    from seqgen.data.config import DataConfig
 
 log = logging.getLogger(__name__)
 

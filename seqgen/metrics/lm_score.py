@@ -154,9 +154,9 @@ def fit_lm(
     Deterministic for `settings.seed`: initialisation runs under a forked, seeded RNG and the batch order
     comes from a seeded numpy generator, so the caller's random state is neither used nor changed.
     """
-    from seqgen.config import ModelConfig
     from seqgen.data.encoding import collate
     from seqgen.models import build_generator
+    from seqgen.models.config import ModelConfig
     from seqgen.objectives.mle import token_nll_sum
 
     if len(train_rows) == 0:
@@ -240,8 +240,8 @@ def reference_lm_from_run(
 ) -> FittedLM:
     """A user's own reference LM: the best generator of a seqgen run trained on the real corpus, with its
     tokenizer. The reverse LM then uses that tokenizer and `settings`."""
+    from seqgen.run_folder import RunFolder
     from seqgen.tokenization import load_tokenizer
-    from seqgen.training.run_folder import RunFolder
 
     run = RunFolder(run_path).require()
     tok = load_tokenizer(run.tokenizer_dir)

@@ -13,9 +13,9 @@ from pathlib import Path
 from huggingface_hub.errors import StrictDataclassError
 from transformers import AutoConfig, AutoModelForCausalLM, PreTrainedModel
 
-from seqgen.config import ModelConfig
 from seqgen.errors import SeqgenError
 from seqgen.models.checked_loading import LOAD_ERRORS, check_weights, load_checked, reason
+from seqgen.models.config import ModelConfig
 from seqgen.models.generator import Generator, quiet_transformers
 from seqgen.models.rnn import RNNConfig, RNNForCausalLM
 from seqgen.models.sampling import build_processors, sample_incremental

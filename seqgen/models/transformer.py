@@ -21,9 +21,9 @@ from transformers import (
 )
 from transformers.cache_utils import DynamicLayer
 
-from seqgen.config import ModelConfig
 from seqgen.errors import SeqgenError
 from seqgen.models.checked_loading import LOAD_ERRORS, check_weights, load_checked, reason, safetensors_files
+from seqgen.models.config import ModelConfig
 
 
 def gpt2_config(

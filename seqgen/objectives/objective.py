@@ -15,8 +15,8 @@ from typing import Any
 
 import torch
 
-from seqgen.config import Config
 from seqgen.objectives.mle import token_nll_sum
+from seqgen.run_folder import Config
 
 LossFn = Callable[..., tuple[torch.Tensor, torch.Tensor, dict[str, float]]]
 
@@ -119,7 +119,7 @@ OBJECTIVES: dict[str, type[Objective]] = {"mle": Objective, "scheduled_sampling"
 
 def build_objective(cfg: Config, pad_id: int) -> Objective:
     if cfg.objective == "adversarial":
-        from seqgen.objectives.adversarial import Adversarial
+        from seqgen.objectives.adversarial.objective import Adversarial
 
         return Adversarial(cfg, pad_id)
     return OBJECTIVES[cfg.objective](cfg, pad_id)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from seqgen.config import Config
 from seqgen.models.discriminator import SequenceDiscriminator, build_discriminator
-from seqgen.objectives.adversarial_config import filter_widths
+from seqgen.objectives.adversarial.config import filter_widths
+from seqgen.run_folder import Config
 
 
 def build_run_discriminator(cfg: Config, tokenizer: Any) -> SequenceDiscriminator:

@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from seqgen.config import TrainConfig
+from seqgen.training.config import TrainConfig
 
 
 def build_optimizer(model: torch.nn.Module, t: TrainConfig) -> torch.optim.Optimizer:

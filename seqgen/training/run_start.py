@@ -18,9 +18,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from seqgen.config import Config, config_from_dict, flat_dict
+from seqgen.config import flat_dict
 from seqgen.errors import SeqgenError
-from seqgen.training.run_folder import RunFolder
+from seqgen.run_folder import Config, RunFolder, config_from_dict
 
 # Keys that may change when a run is resumed: they do not change the numbers a step computes.
 RESUMABLE_CHANGES = {

@@ -9,10 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from seqgen.config import Config, TokenizerConfig
 from seqgen.errors import SeqgenError
-from seqgen.tokenization import Tokenizer, load_tokenizer, train_tokenizer
-from seqgen.training.run_folder import RunFolder
+from seqgen.run_folder import Config, RunFolder
+from seqgen.tokenization import Tokenizer, TokenizerConfig, load_tokenizer, train_tokenizer
 
 
 @dataclass

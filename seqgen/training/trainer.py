@@ -27,19 +27,18 @@ from accelerate.utils import set_seed
 from tqdm.auto import tqdm
 
 from seqgen.atomic import atomic_write_text, begin_dir, commit_dir
-from seqgen.config import Config
 from seqgen.data.encoding import collate, count_tokens, unk_fraction
 from seqgen.errors import SeqgenError
 from seqgen.metrics.likelihood import heldout_nll
 from seqgen.models import Generator, build_generator, load_generator
 from seqgen.models.discriminator import save_discriminator
 from seqgen.objectives.objective import ObjectiveModule, build_objective
+from seqgen.run_folder import Config, RunFolder, RunLock
 from seqgen.text_sampling import sample_texts
 from seqgen.training.batch_order import BatchOrder
 from seqgen.training.finite import ParameterSnapshot, all_finite, optimizer_tensors
 from seqgen.training.metrics_log import MetricsLog
 from seqgen.training.optim import build_optimizer, build_scheduler
-from seqgen.training.run_folder import RunFolder, RunLock
 from seqgen.training.run_start import resolve_start
 from seqgen.training.setup import RunData, load_run_data
 
@@ -217,7 +216,7 @@ class Trainer:
         return out
 
     def _setup_adversarial(self) -> None:
-        from seqgen.objectives.adversarial import DiscriminatorModule
+        from seqgen.objectives.adversarial.objective import DiscriminatorModule
         from seqgen.training.discriminator_setup import build_run_discriminator
 
         cfg, acc = self.cfg, self.accelerator

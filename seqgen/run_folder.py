@@ -23,23 +23,108 @@ process that was killed during a save are removed when the folder is next opened
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
 import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from seqgen.atomic import recover_dir
-from seqgen.config import Config, config_from_dict
-from seqgen.errors import SeqgenError
+from seqgen.config import flat_dict, parse_settings, settings_from_dict
+from seqgen.data.config import DataConfig
+from seqgen.errors import SeqgenError, Settings, setting
+from seqgen.models.config import ModelConfig, check_fits_rows
+from seqgen.objectives.adversarial.config import AdversarialConfig, check_run
+from seqgen.objectives.scheduled_sampling_config import ScheduledSamplingConfig
+from seqgen.tokenization import TokenizerConfig
+from seqgen.training.config import TrainConfig
 
 try:  # POSIX; elsewhere runs are not locked (documented in the README)
     import fcntl
 except ImportError:  # pragma: no cover
     fcntl = None  # type: ignore[assignment]
+
+OBJECTIVES = ("mle", "scheduled_sampling", "adversarial")
+
+
+@dataclass
+class RunConfig(Settings):
+    """Everything a run is: the sections of every part, the objective, and where the run lives. Saved as the
+    run's config.yaml; `load_config` builds it from a recipe and key=value overrides."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    ss: ScheduledSamplingConfig = field(default_factory=ScheduledSamplingConfig)
+    adv: AdversarialConfig = field(default_factory=AdversarialConfig)
+    objective: str = setting(
+        "mle",
+        "training objective: mle (teacher forcing), scheduled_sampling (settings in ss.*) or adversarial "
+        "(policy gradient with discriminator rewards, settings in adv.*)",
+        OBJECTIVES,
+    )
+    out: str = setting("runs/default", "run folder (config, tokenizer, checkpoints, metrics, samples)")
+    resume: bool = setting(False, "continue the run in `out` from its last checkpoint")
+    init_from: str | None = setting(None, "start the generator from this run folder's generator")
+
+    def check(self) -> None:
+        """The rules between sections; each section has checked its own values already."""
+        check_fits_rows(self.model, self.data.max_len)
+        if self.objective == "adversarial":
+            t = self.train
+            check_run(
+                self.adv,
+                micro_batch=t.micro_batch,
+                batch_size=t.batch_size,
+                grad_accum=t.grad_accum,
+                data=self.data,
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(self.to_yaml(), encoding="utf-8")
+
+    def set_given(self, keys: set[str] | frozenset[str]) -> None:
+        """Record which keys the user set (YAML or key=value): a resumed run, or one started `init_from`
+        another run, inherits every other key of its data/tokenizer/model sections from that run."""
+        self._given = frozenset(keys)
+
+    def given_keys(self) -> frozenset[str]:
+        """The keys set explicitly; for a config built in Python, the keys whose value is not the default."""
+        given = getattr(self, "_given", None)
+        if given is not None:
+            return given
+        mine, default = flat_dict(self.to_dict()), flat_dict(RunConfig().to_dict())
+        return frozenset(k for k, v in mine.items() if default.get(k) != v)
+
+
+Config = RunConfig  # the name of the public API
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
+    """Defaults, then the YAML recipe (if any), then `key=value` overrides, each checked."""
+    cfg, given = parse_settings(RunConfig, path, overrides)
+    cfg.set_given(given)
+    return cfg
+
+
+def config_from_dict(data: dict[str, Any]) -> RunConfig:
+    """A run config from a mapping (a saved config.yaml), checked like a recipe."""
+    cfg, given = settings_from_dict(RunConfig, data)
+    cfg.set_given(given)
+    return cfg
+
 
 LOCK_NAME = ".lock"
 _TEMPORARY = re.compile(r"^\..+\.tmp-(\d+)$")  # what seqgen.atomic writes before its rename
@@ -164,7 +249,7 @@ class RunFolder:
             raise SeqgenError(f"not a seqgen run folder (no config.yaml): {self.path}")
         return self
 
-    def load_config(self) -> Config:
+    def load_config(self) -> RunConfig:
         self.require()
         try:
             data = yaml.safe_load(self.config_file.read_text(encoding="utf-8"))
@@ -194,7 +279,7 @@ class RunFolder:
         paths = self.load_info().get("corpus") or {}
         return {k: v for k, v in paths.items() if isinstance(v, str) and Path(v).exists()}
 
-    def load_config_for_reading(self) -> Config:
+    def load_config_for_reading(self) -> RunConfig:
         """The run's config with its corpus paths replaced by the absolute paths training recorded (where they
         still exist), for evaluating a run from any working directory."""
         cfg = self.load_config()

@@ -27,13 +27,15 @@ from typing import Any
 
 import torch
 
-from seqgen.config import Config
 from seqgen.errors import SeqgenError
-from seqgen.objectives.discriminator_loss import discriminator_loss, gradient_penalty
-from seqgen.objectives.mle import token_nll_sum
-from seqgen.objectives.objective import Objective
-from seqgen.objectives.policy import SymbolConstraint, sample_policy, sequence_log_probs, token_log_probs
-from seqgen.objectives.rewards import (
+from seqgen.objectives.adversarial.discriminator_loss import discriminator_loss, gradient_penalty
+from seqgen.objectives.adversarial.policy import (
+    SymbolConstraint,
+    sample_policy,
+    sequence_log_probs,
+    token_log_probs,
+)
+from seqgen.objectives.adversarial.rewards import (
     discounted_returns,
     effective_sample_size,
     group_weights,
@@ -41,6 +43,9 @@ from seqgen.objectives.rewards import (
     loo_baseline,
     rewards,
 )
+from seqgen.objectives.mle import token_nll_sum
+from seqgen.objectives.objective import Objective
+from seqgen.run_folder import Config
 
 
 class OracleDiscriminator:

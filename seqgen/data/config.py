@@ -1,0 +1,80 @@
+"""`data.*` and `data.oracle.*`: which corpus, which splits, how rows are cut (DESIGN §3, §7)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from seqgen.errors import SeqgenError, Settings, setting
+
+ORACLE_KINDS = ("lstm", "hmm")
+SEQGAN_ORACLE_LENGTH = 20  # SeqGAN's random-LSTM oracle: sequences of 20 symbols
+SYMBOL_ORACLES = ("oracle", "seqgan_oracle")
+BUILTIN_CORPORA = ("caption", *SYMBOL_ORACLES)  # corpora seqgen generates itself (P known exactly)
+
+
+@dataclass
+class OracleConfig(Settings):
+    section = "data.oracle"
+
+    vocab: int = setting(4, "enumerable oracle (data.train=oracle): vocabulary size V, 2..8")
+    length: int = setting(5, "enumerable oracle: sequence length L, 1..8 (all V^L sequences are enumerated)")
+    kind: str = setting("lstm", "enumerable oracle: P from a random lstm or hmm", ORACLE_KINDS)
+    dependence: float = setting(6.0, "enumerable oracle: dependence between positions (0 = independent)")
+    hidden: int = setting(16, "enumerable oracle: hidden size of the random LSTM / number of HMM states")
+    seed: int = setting(0, "seed of the oracle's parameters and of its sampled splits")
+    sentences: int = setting(10000, "training sequences drawn from the oracle (oracle and seqgan_oracle)")
+
+    def check(self) -> None:
+        self.within("vocab", 2, 8)
+        self.within("length", 1, 8)
+        self.within("hidden", 1, 1024)
+        self.at_least(0, "dependence", "seed")
+        self.at_least(1, "sentences")
+
+
+@dataclass
+class DataConfig(Settings):
+    section = "data"
+
+    train: str = setting(
+        "caption",
+        "training corpus: a text file (one sentence a line), a folder of .txt files, a One-Billion-Word "
+        "root, 'caption' (the embedded caption language), 'oracle' (an enumerable oracle, data.oracle.*), "
+        "'seqgan_oracle' (SeqGAN's random-LSTM oracle) or 'hf:NAME' (a hub dataset, online only)",
+    )
+    valid: str | None = setting(None, "validation corpus (same forms as train); default: see the split rules")
+    test: str | None = setting(None, "test corpus (same forms as train); default: see the split rules")
+    mode: str = setting(
+        "sentence",
+        "sentence: one sentence a row, BOS..EOS, padded; stream: contiguous blocks of the token stream",
+        ("sentence", "stream"),
+    )
+    max_len: int = setting(
+        64, "tokens per row including BOS/EOS (sentence mode) or block length (stream mode)"
+    )
+    truncation: str = setting(
+        "truncate",
+        "sentences longer than max_len: 'truncate' keeps BOS and the first max_len-1 tokens (no EOS), "
+        "'drop' leaves them out",
+        ("truncate", "drop"),
+    )
+    holdout: int = setting(
+        1000, "when valid/test are not given for a plain corpus: sentences held out for each (at most 5%)"
+    )
+    caption_sentences: int = setting(20000, "training sentences drawn from the caption language")
+    caption_seed: int = setting(0, "seed of the caption language's sentences (the grammar itself is fixed)")
+    text_column: str = setting("text", "column holding the text in a hub dataset")
+    oracle: OracleConfig = field(default_factory=OracleConfig)
+
+    def check(self) -> None:
+        self.at_least(1, "caption_sentences")
+        self.at_least(0, "holdout")
+        if self.max_len < 2:
+            self.refuse("max_len", "must be at least 2 (BOS and one token)")
+        if self.train in SYMBOL_ORACLES:
+            length = self.oracle.length if self.train == "oracle" else SEQGAN_ORACLE_LENGTH
+            if self.mode != "sentence" or self.max_len < length + 2:
+                raise SeqgenError(
+                    f"data.train={self.train} needs data.mode=sentence and data.max_len >= {length + 2} "
+                    f"(BOS, {length} symbols, EOS); got mode={self.mode}, max_len={self.max_len}"
+                )
