@@ -28,18 +28,11 @@ from nltk.tokenize import word_tokenize
 from nltk.translate.bleu_score import SmoothingFunction, sentence_bleu
 
 from seqgen.metrics.bleu import ReferenceTable, self_bleu_stats
+from seqgen.metrics.published import TEXYGEN_COCO
 from seqgen.metrics.text_tokenize import SCHEMES, read_lines, tokenize_lines
 
 ORDERS = (2, 3, 4, 5)
-# Texygen's README: BLEU-2..5 then Self-BLEU-2..5 (COCO, against coco/test.txt)
-PUBLISHED = {
-    "mle": (0.731, 0.497, 0.305, 0.189, 0.916, 0.769, 0.583, 0.408),
-    "seq": (0.745, 0.498, 0.294, 0.180, 0.950, 0.840, 0.670, 0.489),
-    "maligan": (0.673, 0.432, 0.257, 0.159, 0.918, 0.781, 0.606, 0.437),
-    "rank": (0.743, 0.467, 0.264, 0.156, 0.959, 0.882, 0.762, 0.618),
-    "leakgan": (0.746, 0.528, 0.355, 0.230, 0.966, 0.913, 0.848, 0.780),
-    "textgan": (0.593, 0.463, 0.277, 0.207, 0.942, 0.931, 0.804, 0.746),
-}
+PUBLISHED = TEXYGEN_COCO  # BLEU-2..5 then Self-BLEU-2..5 (COCO, against coco/test.txt)
 
 
 def full_row(references: list[list[str]], samples: list[list[str]]) -> dict:

@@ -96,9 +96,11 @@ class NoSpecialTokens:
 
 def adversarial_parts(model, batch: torch.Tensor, vocab: int) -> dict:
     """Step functions: the full adversarial step, its parts, and the two baseline parts."""
-    from seqgen.models.discriminator import build_discriminator
-    from seqgen.objectives.adversarial.objective import Adversarial, DiscriminatorModule
+    from accelerate import Accelerator
+
+    from seqgen.objectives.adversarial.objective import Adversarial
     from seqgen.objectives.adversarial.policy import token_log_probs
+    from seqgen.objectives.base import TrainingContext
     from seqgen.objectives.mle import token_nll_sum
     from seqgen.run_folder import load_config
 
@@ -112,15 +114,27 @@ def adversarial_parts(model, batch: torch.Tensor, vocab: int) -> dict:
             f"data.max_len={SEQ + 1}",
         ],
     )
-    obj = Adversarial(cfg, 0)
-    tok = type("Tok", (), {"eos_id": 2, "bos_id": 1})()
-    disc = build_discriminator("cnn", vocab, 0, max_len=SEQ + 1, seed=0)
-    obj.bind(tokenizer=tok, accelerator=None, discriminator=disc)
-    obj.constraint = NoSpecialTokens()
-    d_module = DiscriminatorModule(disc, obj)
-    g_opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    d_opt = torch.optim.Adam(disc.parameters(), lr=1e-4)
+    obj = Adversarial(cfg.adv, pad_id=0, max_len=SEQ + 1)
+    tok = type("Tok", (), {"eos_id": 2, "bos_id": 1, "pad_id": 0, "vocab_size": vocab})()
     rng = torch.Generator().manual_seed(0)
+    ctx = TrainingContext(  # what the trainer would give: a CPU accelerator, a training split of BATCH rows
+        accelerator=Accelerator(cpu=True),
+        tokenizer=tok,
+        train_ids=[[1, 2]] * BATCH,
+        micro_batch=BATCH,
+        grad_accum=1,
+        seed=0,
+        rng=lambda step, micro, stream: rng,
+        log=lambda *args: None,
+        log_every=10,
+        progress=False,
+        bar={},
+    )
+    obj.bind(ctx)  # builds the CNN discriminator (adv.* defaults) and its Adam optimiser
+    obj.constraint = NoSpecialTokens()
+    d_module = obj.critic.module
+    g_opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    d_opt = torch.optim.Adam(obj.critic.discriminator.parameters(), lr=1e-4)
     totals = {"rows": float(BATCH), "tokens": float(BATCH * SEQ)}
     fakes = obj.sample(model, BATCH, rng)
     assert fakes.shape == (BATCH, SEQ + 1), fakes.shape

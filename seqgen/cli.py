@@ -10,7 +10,7 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from seqgen.errors import SeqgenError
@@ -92,16 +92,6 @@ def cmd_sample(args: argparse.Namespace) -> int:
     _check_output(args.output)
     run = RunFolder(args.run).require()
     cfg = run.load_config()
-    if args.max_len is not None and args.max_len < 2:  # 0 too: it must not mean "the default"
-        raise SeqgenError(f"--max-len must be at least 2 (BOS and one token), got {args.max_len}")
-    if args.top_k < 0:
-        raise SeqgenError(f"--top-k must not be negative, got {args.top_k}")
-    if args.n < 1:
-        raise SeqgenError(f"-n must be at least 1, got {args.n}")
-    if args.temperature <= 0:
-        raise SeqgenError(f"--temperature must be positive, got {args.temperature}")
-    if not 0 < args.top_p <= 1:
-        raise SeqgenError(f"--top-p must be in (0, 1], got {args.top_p}")
     tok = load_tokenizer(run.tokenizer_dir)
     gen = run.load_generator(args.checkpoint, tok).to(_device(args.device))
     texts = sample_texts(
@@ -135,10 +125,7 @@ def _temperatures(text: str) -> tuple[float, ...]:
         raise SeqgenError(f"--temperatures expects numbers separated by commas, got {text!r}") from None
     if not values:
         raise SeqgenError("--temperatures needs at least one temperature")
-    bad = [t for t in values if not t > 0]
-    if bad:
-        raise SeqgenError(f"--temperatures must be positive, got {bad[0]}")
-    return values
+    return values  # their range is checked by the library (evaluate_run)
 
 
 def _run_evaluator(args: argparse.Namespace, metrics: str | None):
@@ -222,7 +209,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------------------------------- compare
 def cmd_compare(args: argparse.Namespace) -> int:
-    from seqgen.comparison import compare, render
+    from seqgen.evaluation import compare, render
 
     _check_output(args.output)
     if args.plot_dir and Path(args.plot_dir).is_file():
@@ -299,8 +286,8 @@ def _add_sample_metric_options(p: argparse.ArgumentParser, *, default_metrics: s
 # -------------------------------------------------------------------------------------------- tokenizer
 def cmd_tokenizer_train(args: argparse.Namespace) -> int:
     from seqgen.data.corpus import load_corpus
+    from seqgen.data.run_data import tokenizer_from_config
     from seqgen.tokenization import TokenizerConfig
-    from seqgen.training.setup import tokenizer_from_config
 
     texts: list[str] = []
     for src in args.input:
@@ -373,7 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("sample", help="sample text from a run's generator")
     s.add_argument("run", help="run folder")
     s.add_argument("-n", type=int, default=10, help="number of samples (default 10)")
-    s.add_argument("--temperature", type=float, default=1.0)
+    s.add_argument("--temperature", type=float, default=1.0, help="sampling temperature; 0 = greedy decoding")
     s.add_argument("--top-k", type=int, default=0, help="keep the k most likely tokens (0 = off)")
     s.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass (1 = off)")
     s.add_argument("--seed", type=int, default=0)
@@ -448,12 +435,13 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def run_command(command: Callable[[], int]) -> int:
+    """Run an entry point (this CLI, the demo, a recipe script) as a user sees it: library warnings and the
+    `seqgen` logger as one line each, bad input as ONE `seqgen: error:` line with exit status 2 (never a
+    traceback), an interrupt as one line with status 130."""
     _one_line_warnings()
     try:
-        return args.func(args)
+        return command()
     except SeqgenError as e:
         print(f"seqgen: error: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -464,6 +452,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as e:  # training says which checkpoint is on disk and how to resume
         print(f"seqgen: {e}" if str(e) else "seqgen: interrupted", file=sys.stderr)
         return 130
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return run_command(lambda: args.func(args))
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+from seqgen.cli import run_command
 from seqgen.errors import SeqgenError
 
 # Sized so that both trainings and their evaluation take well under 5 minutes on 2 CPU cores.
@@ -166,12 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--out", default="runs/demo", help="where the run folders go (replaced)")
     args = p.parse_args(argv)
-    try:
-        run_demo(args.data, Path(args.out))
-    except SeqgenError as e:
-        print(f"seqgen: error: {e}", file=sys.stderr)
-        return 2
-    return 0
+    return run_command(lambda: run_demo(args.data, Path(args.out)) or 0)
 
 
 if __name__ == "__main__":

@@ -75,3 +75,12 @@ class Settings:
         if not ok or (isinstance(value, float) and math.isnan(value)):
             interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
             self.refuse(name, f"must be in {interval}, got {value}")
+
+
+class TrainingStopped(SeqgenError):
+    """A training step that cannot go on (a non-finite loss or update): `what` happened, `advice` says what to
+    change. The loop adds which checkpoint is on disk before the user sees it."""
+
+    def __init__(self, what: str, advice: str) -> None:
+        self.what, self.advice = what, advice
+        super().__init__(f"{what}; training stopped; {advice}")

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 import re
 import shutil
@@ -34,9 +35,9 @@ from typing import Any
 
 import yaml
 
-from seqgen.atomic import recover_dir
+from seqgen.atomic import atomic_write_text, recover_dir
 from seqgen.config import flat_dict, parse_settings, settings_from_dict
-from seqgen.data.config import DataConfig
+from seqgen.data.config import BUILTIN_CORPORA, DataConfig
 from seqgen.errors import SeqgenError, Settings, setting
 from seqgen.models.config import ModelConfig, check_fits_rows
 from seqgen.objectives.adversarial.config import AdversarialConfig, check_run
@@ -126,8 +127,20 @@ def config_from_dict(data: dict[str, Any]) -> RunConfig:
     return cfg
 
 
+log = logging.getLogger("seqgen")
 LOCK_NAME = ".lock"
 _TEMPORARY = re.compile(r"^\..+\.tmp-(\d+)$")  # what seqgen.atomic writes before its rename
+
+
+def corpus_paths(cfg: RunConfig) -> dict[str, str | None]:
+    """split -> absolute path of the corpus file/folder it is read from (None: built-in or hub corpora)."""
+    out: dict[str, str | None] = {}
+    for split in ("train", "valid", "test"):
+        source = getattr(cfg.data, split)
+        builtin = source in BUILTIN_CORPORA or (source or "").startswith("hf:")
+        p = Path(source).expanduser() if source and not builtin else None
+        out[split] = str(p.resolve()) if p is not None and p.exists() else None
+    return out
 
 
 def _pid_alive(pid: int) -> bool:
@@ -143,15 +156,19 @@ def _pid_alive(pid: int) -> bool:
 class RunLock:
     """The exclusive lock of one run folder; `release` (or process exit) gives it up."""
 
-    def __init__(self, folder: Path, fd: int) -> None:
+    def __init__(self, folder: Path, fd: int | None) -> None:
         self.folder, self._fd = folder, fd
+        self.created_folder = False  # the folder was made for this run (removed again if it stays empty)
 
-    def release(self) -> None:
+    def release(self, *, remove_if_new: bool = False) -> None:
+        """Give up the lock; with `remove_if_new`, a folder this run made and left empty goes too."""
         if self._fd is None:
             return
         (self.folder / LOCK_NAME).unlink(missing_ok=True)  # safe: the lock is on the folder, not this file
         os.close(self._fd)
         self._fd = None
+        if remove_if_new and self.created_folder and self.folder.is_dir() and not any(self.folder.iterdir()):
+            self.folder.rmdir()
 
     def __del__(self) -> None:  # a Trainer dropped without closing still frees its folder
         try:
@@ -217,6 +234,44 @@ class RunFolder:
         (self.path / LOCK_NAME).write_text(f"{os.getpid()}\n", encoding="utf-8")
         return RunLock(self.path, fd)
 
+    def open_for_training(self, *, resume: bool) -> RunLock:
+        """Take the folder's lock (making the folder for a new run), clear leftovers of killed saves, and
+        refuse what cannot start: a missing folder to resume, a non-empty one for a new run."""
+        if self.path.exists() and not self.path.is_dir():
+            raise SeqgenError(f"run folder {self.path} is a file; choose another out=")
+        created = not self.path.exists()
+        if created:
+            if resume:
+                raise SeqgenError(f"cannot resume: run folder not found: {self.path}")
+            self.path.mkdir(parents=True)
+        lock = self.lock()
+        lock.created_folder = created
+        try:
+            removed = self.remove_stale_temporaries()
+            if removed:
+                log.info(
+                    "removed %d leftover temporary file(s) of an interrupted save in %s",
+                    len(removed),
+                    self.path,
+                )
+            if not resume and self.holds_anything():
+                raise SeqgenError(
+                    f"run folder {self.path} is not empty; continue it with resume=true or choose another "
+                    "out="
+                )
+        except BaseException:
+            lock.release(remove_if_new=True)
+            raise
+        return lock
+
+    def write_start(self, cfg: RunConfig, tokenizer: Any, info: dict[str, Any]) -> None:
+        """The files a new run starts with: config.yaml, tokenizer/, run.json (`info` plus corpus paths)."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(self.config_file, cfg.to_yaml())
+        tokenizer.save(self.tokenizer_dir)
+        info = {"split_rule": info.pop("split_rule", None), "corpus": corpus_paths(cfg), **info}
+        atomic_write_text(self.info_file, json.dumps(info, indent=2) + "\n")
+
     def remove_stale_temporaries(self) -> list[Path]:
         """Delete the ``.NAME.tmp-PID`` leftovers of saves whose process is gone; return what was removed."""
         removed = []
@@ -278,6 +333,15 @@ class RunFolder:
         evaluated or continued from another working directory reads the same files."""
         paths = self.load_info().get("corpus") or {}
         return {k: v for k, v in paths.items() if isinstance(v, str) and Path(v).exists()}
+
+    def use_recorded_corpora(self, values: dict[str, Any], given: frozenset[str]) -> None:
+        """In flat config `values`, corpus paths the user did not give become the absolute paths this run
+        recorded (where they still exist), so a run continued from another directory reads the same files."""
+        recorded = self.corpus_paths()
+        for split in ("train", "valid", "test"):
+            key = f"data.{split}"
+            if key not in given and split in recorded and values.get(key) is not None:
+                values[key] = recorded[split]
 
     def load_config_for_reading(self) -> RunConfig:
         """The run's config with its corpus paths replaced by the absolute paths training recorded (where they

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import torch
 
+from seqgen.errors import SeqgenError
+
 
 def _split_at(ids: list[int], sep: int) -> list[list[int]]:
     parts, cur = [], []
@@ -45,7 +47,12 @@ def sample_texts(
     seed: int = 0,
     batch_size: int = 256,
 ) -> list[str]:
-    """`n` decoded samples, drawn in batches with a seeded torch.Generator (same seed -> same texts)."""
+    """`n` decoded samples, drawn in batches with a seeded torch.Generator (same seed -> same texts).
+    temperature 0 is greedy decoding; `max_len` counts BOS."""
+    if n < 1:
+        raise SeqgenError(f"n (-n) must be at least 1, got {n}")
+    if max_len < 2:
+        raise SeqgenError(f"max_len (--max-len) must be at least 2 (BOS and one token), got {max_len}")
     device = next(generator.parameters()).device
     g = torch.Generator(device=device).manual_seed(seed)
     prefix_ids = None

@@ -13,8 +13,10 @@ import sys
 import pytest
 import torch
 
-from seqgen.data.oracle import FIRST_SYMBOL_ID, EnumerableOracle, model_distribution
+from seqgen.data.oracles.enumerable import EnumerableOracle
+from seqgen.data.oracles.symbols import FIRST_SYMBOL_ID
 from seqgen.errors import SeqgenError
+from seqgen.metrics.exact_distribution import model_distribution
 from seqgen.models import build_generator, load_generator
 from seqgen.models.discriminator import load_discriminator
 from seqgen.objectives.adversarial.discriminator_loss import discriminator_loss, gradient_penalty
@@ -299,7 +301,7 @@ def test_resumed_adversarial_run_equals_uninterrupted(tmp_path, mle_run, estimat
 
 
 def test_non_finite_discriminator_loss_stops_with_the_step_named(tmp_path, mle_run, monkeypatch):
-    import seqgen.objectives.adversarial.objective as adv
+    import seqgen.objectives.adversarial.critic as adv
 
     real_loss = adv.discriminator_loss
     monkeypatch.setattr(adv, "discriminator_loss", lambda *a, **k: real_loss(*a, **k) * float("nan"))
@@ -346,7 +348,7 @@ def test_a_gold_prefix_comes_only_from_sentences_longer_than_it(tmp_path, mle_ru
         batch[i, : len(r)] = torch.tensor(r)
     rng = torch.Generator().manual_seed(0)
     obj.begin_step(trainer.unwrapped, [batch], [rng], step=0)
-    fakes = obj._drawn[0][1]
+    fakes = obj._drawn[0]
     prefixes = fakes[:, 1:4]
     assert not ((prefixes == tok.pad_id) | (prefixes == tok.eos_id) | (prefixes == tok.bos_id)).any()
     assert set(prefixes[:, 0].tolist()) <= {w + 1 + i for i in range(8)}  # taken from the long rows

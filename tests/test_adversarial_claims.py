@@ -17,9 +17,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from seqgen.data.oracle import FIRST_SYMBOL_ID, EnumerableOracle, model_distribution
-from seqgen.data.oracle_corpus import build_oracle
+from seqgen.data.oracles.corpus import build_oracle
+from seqgen.data.oracles.enumerable import EnumerableOracle
+from seqgen.data.oracles.symbols import FIRST_SYMBOL_ID
 from seqgen.metrics.divergences import kl
+from seqgen.metrics.exact_distribution import model_distribution
 from seqgen.models import build_generator
 from seqgen.models.discriminator import build_discriminator
 from seqgen.objectives.adversarial.discriminator_loss import discriminator_loss
@@ -109,8 +111,7 @@ def _objective(estimator: str, group_size: int, batch: int) -> Adversarial:
             f"train.batch_size={batch}",
         ],
     )
-    obj = Adversarial(cfg, PAD)
-    obj.bind(tokenizer=build_oracle(cfg.data).tokenizer(), accelerator=None, discriminator=None)
+    obj = Adversarial(cfg.adv, pad_id=PAD, max_len=cfg.data.max_len, oracle=build_oracle(cfg.data))
     return obj
 
 

@@ -28,6 +28,7 @@ from seqgen.metrics.bleu import (
     self_bleu,
     self_bleu_stats,
 )
+from seqgen.metrics.published import TEXYGEN_COCO
 from seqgen.metrics.text_tokenize import read_lines, tokenize, tokenize_file, tokenize_lines
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -236,14 +237,7 @@ def test_read_lines_bad_files(tmp_path, content, message):
 # --------------------------------------------------------------------------- the published Texygen table
 
 # Texygen's README (../shared/data/README.md): BLEU-2..5 then Self-BLEU-2..5 of each sample file.
-TEXYGEN = {
-    "mle": (0.731, 0.497, 0.305, 0.189, 0.916, 0.769, 0.583, 0.408),
-    "seq": (0.745, 0.498, 0.294, 0.180, 0.950, 0.840, 0.670, 0.489),
-    "maligan": (0.673, 0.432, 0.257, 0.159, 0.918, 0.781, 0.606, 0.437),
-    "rank": (0.743, 0.467, 0.264, 0.156, 0.959, 0.882, 0.762, 0.618),
-    "leakgan": (0.746, 0.528, 0.355, 0.230, 0.966, 0.913, 0.848, 0.780),
-    "textgan": (0.593, 0.463, 0.277, 0.207, 0.942, 0.931, 0.804, 0.746),
-}
+TEXYGEN = TEXYGEN_COCO
 
 
 @pytest.fixture(scope="module")

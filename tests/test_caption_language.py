@@ -16,18 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from seqgen.data.caption_language import (
-    Alt,
-    CaptionLanguage,
-    Seq,
-    Tok,
-    alt,
-    caption_language,
-    caption_splits,
-    opt,
-    seq,
-    words,
-)
+from seqgen.data.caption_language import CaptionLanguage, caption_language, caption_splits
+from seqgen.data.grammar import Alt, Seq, Tok, alt, opt, seq, words
 from seqgen.errors import SeqgenError
 
 

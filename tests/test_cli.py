@@ -309,6 +309,17 @@ def test_sample_top_k_1_is_greedy_so_every_seed_agrees(caption_run, capsys):
     assert a == b and len(set(a)) == 1
 
 
+def test_temperature_0_is_greedy_decoding_in_sample_and_evaluate(caption_run, capsys):
+    # The library defines temperature 0 as greedy decoding: every seed gives the top-k=1 sample.
+    greedy = sample(capsys, caption_run, "-n", "3", "--temperature", "0", "--seed", "7")
+    assert greedy == sample(capsys, caption_run, "-n", "3", "--top-k", "1", "--seed", "1")
+    result = evaluate(
+        capsys, caption_run, "--num-samples", "5", "--temperatures", "0,1", "--metrics", "self_bleu"
+    )
+    assert [s["temperature"] for s in result["samples"]] == [0.0, 1.0]
+    assert result["samples"][0]["self_bleu4"] == pytest.approx(1.0)  # five copies of one sentence
+
+
 def test_sample_from_the_last_checkpoint(caption_run, capsys):
     lines = sample(capsys, caption_run, "-n", "3", "--checkpoint", "last", "--seed", "1")
     assert len(lines) == 3

@@ -397,7 +397,6 @@ def test_last_checkpoint_missing(run_copy, capsys):
     [
         (["-n", "0"], ("-n", "0")),
         (["-n", "-2"], ("-n", "-2")),
-        (["--temperature", "0"], ("--temperature",)),
         (["--temperature", "-1"], ("--temperature",)),
         (["--top-p", "1.5"], ("--top-p", "1.5")),
         (["--top-p", "0"], ("--top-p",)),
@@ -410,7 +409,6 @@ def test_last_checkpoint_missing(run_copy, capsys):
     ids=[
         "n-0",
         "n-negative",
-        "temperature-0",
         "temperature-negative",
         "top-p-1.5",
         "top-p-0",

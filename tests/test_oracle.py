@@ -14,18 +14,13 @@ import math
 import pytest
 import torch
 
-import seqgen.data.oracle as oracle_module
-from seqgen.data.oracle import (
-    DEFAULT_DEPENDENCE,
-    EnumerableOracle,
-    index_to_sequences,
-    model_distribution,
-    sample_model,
-    symbol_logits_mask,
-)
-from seqgen.data.seqgan_oracle import SeqGANOracle
+import seqgen.data.oracles.enumerable as oracle_module
+from seqgen.data.oracles.enumerable import DEFAULT_DEPENDENCE, EnumerableOracle
+from seqgen.data.oracles.seqgan import SeqGANOracle
+from seqgen.data.oracles.symbols import index_to_sequences
 from seqgen.errors import SeqgenError
 from seqgen.metrics.divergences import kl
+from seqgen.metrics.exact_distribution import model_distribution, sample_model, symbol_logits_mask
 from seqgen.models import build_generator
 from seqgen.models.config import ModelConfig
 

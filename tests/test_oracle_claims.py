@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from seqgen.data.oracle import model_distribution
-from seqgen.data.oracle_corpus import build_oracle
+from seqgen.data.oracles.corpus import build_oracle
 from seqgen.metrics.divergences import kl, total_variation
+from seqgen.metrics.exact_distribution import model_distribution
 from seqgen.run_folder import load_config
 from seqgen.training.trainer import Trainer
 

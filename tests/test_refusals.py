@@ -22,8 +22,8 @@ from seqgen.cli import build_parser, main
 from seqgen.errors import SeqgenError
 from seqgen.metrics.text_tokenize import read_lines
 from seqgen.models import build_generator
+from seqgen.models.checked_loading import quiet_transformers
 from seqgen.models.config import ModelConfig
-from seqgen.models.generator import quiet_transformers
 from seqgen.tokenization import UNK_ID, WordTokenizer, load_tokenizer, train_tokenizer
 
 QUIET = ["train.progress=false", "train.tensorboard=false", "train.num_samples=0"]

@@ -1,4 +1,4 @@
-"""Comparison tables and quality-diversity plots (seqgen/report.py).
+"""Comparison tables and quality-diversity plots (seqgen/report/).
 
 Best-value marking is checked against hand-picked winners for every direction (ties, None and NaN included);
 each format is read back with an independent parser (the csv module; pipe and ampersand counts for Markdown

@@ -126,7 +126,7 @@ def test_resume_mid_epoch_equals_uninterrupted_run(tmp_path, model):
 
 
 def test_non_finite_loss_stops_with_the_step_named(tmp_path, monkeypatch):
-    import seqgen.objectives.objective as obj
+    import seqgen.objectives.mle as obj
 
     real = obj.token_nll_sum
     calls = {"n": 0}

@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from seqgen.errors import SeqgenError
+from seqgen.cli import run_command
 from seqgen.evaluation import exact_divergences
 from seqgen.models import load_generator
 from seqgen.run_folder import load_config
@@ -55,7 +55,7 @@ def fit(cfg_file: Path | None, overrides: list[str]) -> Trainer:
     return trainer
 
 
-def main(argv: list[str] | None = None) -> int:
+def _main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument(
         "--out", default="runs/oracle-adv", help="parent folder of the run folders (must not hold them)"
@@ -69,70 +69,67 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     seeds = [int(s) for s in args.seeds.split(",")]
     out = Path(args.out)
-    try:
-        for exp, (start_name, runs) in EXPERIMENTS.items():
-            if args.only and exp != args.only:
-                continue
-            results: dict[str, list[dict]] = {}
-            for seed in seeds:
-                start = out / f"start-{START_STEPS[exp]}-seed{seed}"
-                if not (start / "generator").is_dir():
-                    fit(
-                        HERE / "mle.yaml",
+    for exp, (start_name, runs) in EXPERIMENTS.items():
+        if args.only and exp != args.only:
+            continue
+        results: dict[str, list[dict]] = {}
+        for seed in seeds:
+            start = out / f"start-{START_STEPS[exp]}-seed{seed}"
+            if not (start / "generator").is_dir():
+                fit(
+                    HERE / "mle.yaml",
+                    [
+                        f"train.max_steps={START_STEPS[exp]}",
+                        "train.batch_size=64",
+                        "train.warmup_steps=5",
+                        f"train.seed={seed}",
+                        f"out={start}",
+                    ],
+                )
+            for label, overrides in [("start", None), *runs]:
+                t0 = time.perf_counter()
+                if overrides is None:
+                    cfg = load_config(HERE / "mle.yaml", [f"out={start}"])
+                    div = exact_divergences(load_generator(start / "generator"), cfg.data)
+                else:
+                    name = f"{exp}-{label}".replace(" ", "_").replace("(", "").replace(")", "")
+                    trainer = fit(
+                        HERE / "adversarial.yaml",
                         [
-                            f"train.max_steps={START_STEPS[exp]}",
-                            "train.batch_size=64",
-                            "train.warmup_steps=5",
+                            *overrides,
+                            f"train.max_steps={args.steps}",
                             f"train.seed={seed}",
-                            f"out={start}",
+                            f"init_from={start}",
+                            f"out={out / name / f'seed{seed}'}",
+                            *args.set,
                         ],
                     )
-                for label, overrides in [("start", None), *runs]:
-                    t0 = time.perf_counter()
-                    if overrides is None:
-                        cfg = load_config(HERE / "mle.yaml", [f"out={start}"])
-                        div = exact_divergences(load_generator(start / "generator"), cfg.data)
-                    else:
-                        name = f"{exp}-{label}".replace(" ", "_").replace("(", "").replace(")", "")
-                        trainer = fit(
-                            HERE / "adversarial.yaml",
-                            [
-                                *overrides,
-                                f"train.max_steps={args.steps}",
-                                f"train.seed={seed}",
-                                f"init_from={start}",
-                                f"out={out / name / f'seed{seed}'}",
-                                *args.set,
-                            ],
-                        )
-                        div = exact_divergences(trainer.unwrapped, trainer.cfg.data)
-                    div["seconds"] = time.perf_counter() - t0
-                    results.setdefault(label, []).append(div)
-                    print(
-                        f"{exp} {label} seed {seed}: KL(P||Q) {div['kl_p_q']:.4f} "
-                        f"KL(Q||P) {div['kl_q_p']:.4f}",
-                        file=sys.stderr,
-                        flush=True,
-                    )
-            print(f"\n### {exp}: {start_name}; {args.steps} steps, seeds {args.seeds} (mean ± std)\n")
-            print(
-                "| run | KL(P\\|\\|Q) | KL(Q\\|\\|P) | JS | seconds |\n| :--- | ---: | ---: | ---: | ---: |"
-            )
-            for label, divs in results.items():
-                cells = []
-                for key in ("kl_p_q", "kl_q_p", "js", "seconds"):
-                    vals = [d[key] for d in divs]
-                    sd = statistics.stdev(vals) if len(vals) > 1 else 0.0
-                    cells.append(
-                        f"{statistics.mean(vals):.3f} ± {sd:.3f}"
-                        if key != "seconds"
-                        else f"{statistics.mean(vals):.0f}"
-                    )
-                print(f"| {label} | " + " | ".join(cells) + " |", flush=True)
-    except SeqgenError as e:
-        print(f"seqgen: error: {e}", file=sys.stderr)
-        return 2
+                    div = exact_divergences(trainer.unwrapped, trainer.cfg.data)
+                div["seconds"] = time.perf_counter() - t0
+                results.setdefault(label, []).append(div)
+                print(
+                    f"{exp} {label} seed {seed}: KL(P||Q) {div['kl_p_q']:.4f} KL(Q||P) {div['kl_q_p']:.4f}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+        print(f"\n### {exp}: {start_name}; {args.steps} steps, seeds {args.seeds} (mean ± std)\n")
+        print("| run | KL(P\\|\\|Q) | KL(Q\\|\\|P) | JS | seconds |\n| :--- | ---: | ---: | ---: | ---: |")
+        for label, divs in results.items():
+            cells = []
+            for key in ("kl_p_q", "kl_q_p", "js", "seconds"):
+                vals = [d[key] for d in divs]
+                sd = statistics.stdev(vals) if len(vals) > 1 else 0.0
+                cells.append(
+                    f"{statistics.mean(vals):.3f} ± {sd:.3f}"
+                    if key != "seconds"
+                    else f"{statistics.mean(vals):.0f}"
+                )
+            print(f"| {label} | " + " | ".join(cells) + " |", flush=True)
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_command(lambda: _main(argv))
 
 
 if __name__ == "__main__":

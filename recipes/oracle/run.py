@@ -13,8 +13,8 @@ import sys
 import time
 from pathlib import Path
 
-from seqgen.data.oracle_corpus import build_oracle
-from seqgen.errors import SeqgenError
+from seqgen.cli import run_command
+from seqgen.data.oracles.corpus import build_oracle
 from seqgen.evaluation import exact_divergences
 from seqgen.metrics.divergences import kl
 from seqgen.report import format_table
@@ -32,7 +32,7 @@ RUNS = [
 ]
 
 
-def main(argv: list[str] | None = None) -> int:
+def _main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument(
         "--out", default="runs/oracle", help="parent folder of the run folders (must not hold them)"
@@ -44,26 +44,22 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     rows = []
     oracle = None
-    try:
-        for label, recipe, overrides in RUNS:
-            name = label.replace(" ", "-").replace("=", "").replace("^", "").replace("/", "-")
-            extra = [f"train.max_steps={args.steps}", f"train.seed={args.seed}", "train.progress=false"]
-            if recipe != "mle.yaml":
-                extra.append(f"ss.mode={args.mode}")
-            cfg = load_config(HERE / recipe, [*overrides, *extra, f"out={Path(args.out) / name}"])
-            start = time.perf_counter()
-            trainer = Trainer(cfg)
-            trainer.fit()
-            oracle = build_oracle(cfg.data)
-            div = exact_divergences(trainer.unwrapped, cfg.data)
-            rows.append({"run": label, "temperature": None, **div, "seconds": time.perf_counter() - start})
-            print(
-                f"{label}: KL(P||Q) {div['kl_p_q']:.4f}  KL(Q||prod) {div['kl_q_product']:.4f}",
-                file=sys.stderr,
-            )
-    except SeqgenError as e:
-        print(f"seqgen: error: {e}", file=sys.stderr)
-        return 2
+    for label, recipe, overrides in RUNS:
+        name = label.replace(" ", "-").replace("=", "").replace("^", "").replace("/", "-")
+        extra = [f"train.max_steps={args.steps}", f"train.seed={args.seed}", "train.progress=false"]
+        if recipe != "mle.yaml":
+            extra.append(f"ss.mode={args.mode}")
+        cfg = load_config(HERE / recipe, [*overrides, *extra, f"out={Path(args.out) / name}"])
+        start = time.perf_counter()
+        trainer = Trainer(cfg)
+        trainer.fit()
+        oracle = build_oracle(cfg.data)
+        div = exact_divergences(trainer.unwrapped, cfg.data)
+        rows.append({"run": label, "temperature": None, **div, "seconds": time.perf_counter() - start})
+        print(
+            f"{label}: KL(P||Q) {div['kl_p_q']:.4f}  KL(Q||prod) {div['kl_q_product']:.4f}",
+            file=sys.stderr,
+        )
     notes = [
         f"enumerable oracle {oracle.settings()}; KL(P || product of marginals) = "
         f"{kl(oracle.probs, oracle.product_of_marginals()):.4f} nats",
@@ -73,6 +69,10 @@ def main(argv: list[str] | None = None) -> int:
     cols = ["kl_p_q", "kl_q_p", "js", "tv", "kl_q_product", "seconds"]
     print(format_table(rows, columns=cols, fmt=args.format, title="What each objective learns", notes=notes))
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_command(lambda: _main(argv))
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ compiler checks the bound.
 
 from typing import NamedTuple
 
-from seqgen.data.caption_language import Expr, alt, opt, phrase, seq, words
+from seqgen.data.grammar import Expr, alt, opt, phrase, seq, words
 
 # ============================================================================================================
 # Word lists

@@ -257,7 +257,7 @@ def resolve_splits(data: DataConfig) -> Splits:
                 chosen[name] = _from_lines(lines) if lines else None
                 notes[name] = f"{len(lines)} fresh caption-language sentences"
     elif data.train in ("oracle", "seqgan_oracle"):
-        from seqgen.data.oracle_corpus import oracle_splits
+        from seqgen.data.oracles.corpus import oracle_splits
 
         train_lines, valid_lines, test_lines, notes["train"] = oracle_splits(data)
         train = _from_lines(train_lines)

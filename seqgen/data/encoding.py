@@ -165,6 +165,11 @@ def count_tokens(ds: Dataset) -> int:
     return int(_row_lengths(ds).sum()) - len(ds)
 
 
+# Warn when more than this fraction of a split's tokens are <unk>: each one is a word the model never has to
+# predict, so a high rate flatters the NLL (training and evaluation both say so).
+UNK_WARNING = 0.05
+
+
 def unk_fraction(ds: Dataset, tokenizer: Any) -> float:
     """Fraction of the text's tokens that are <unk> (BOS, EOS and pad are not text): the out-of-vocabulary
     rate of an encoded split, 0.0 for an empty one."""

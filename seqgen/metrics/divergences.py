@@ -1,6 +1,7 @@
 """Exact divergences between two distributions given as probability vectors over the same finite support.
 
-Used with the enumerable oracle (`seqgen.data.oracle`), where P and a model's Q are known for every sequence.
+Used with the enumerable oracle (`seqgen.data.oracles.enumerable`), where P and a model's Q are known for
+every sequence.
 All values are in nats. Conventions: 0 log 0 = 0; KL(P||Q) is +inf when Q(x) = 0 for some x with P(x) > 0.
 
 - `kl(p, q)` = sum_x p log(p / q)

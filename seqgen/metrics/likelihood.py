@@ -7,6 +7,7 @@ Accelerator with several processes is given, reduced across processes (every ran
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -28,18 +29,29 @@ def heldout_nll(
     device: torch.device | str = "cpu",
     accelerator: Any = None,
     char_level: bool = False,
+    by_length: bool = False,
+    progress: bool = True,
 ) -> dict[str, float]:
-    """NLL/token, perplexity and token count of `dataset` (a Dataset with "input_ids") under `model`."""
+    """NLL/token, perplexity and token count of `dataset` under `model`.
+
+    `dataset`: a Dataset with "input_ids", or a sequence of token rows. `by_length`: batch rows of similar
+    length together (less padding; the sums then come in another order). `progress`: a bar for long splits.
+    """
     was_training = model.training
     model.eval()
     rank, world = (accelerator.process_index, accelerator.num_processes) if accelerator else (0, 1)
-    ids = dataset["input_ids"] if len(dataset) else []
+    ids = _rows(dataset)
+    order = sorted(range(len(ids)), key=lambda i: len(ids[i])) if by_length else None
     total = torch.zeros(2, dtype=torch.float64, device=device)
     starts = range(rank * batch_size, len(ids), batch_size * world)
     # A bar only when it is worth watching (One-Billion-Word-sized splits), and on one process.
-    show = len(starts) >= PROGRESS_MIN_BATCHES and rank == 0
+    show = progress and len(starts) >= PROGRESS_MIN_BATCHES and rank == 0
     for start in tqdm(starts, desc="evaluate", disable=not show, leave=False):
-        batch = collate(ids[start : start + batch_size], pad_id).to(device)
+        if order is None:
+            rows = ids[start : start + batch_size]
+        else:
+            rows = [ids[i] for i in order[start : start + batch_size]]
+        batch = collate(rows, pad_id).to(device)
         nll, n = token_nll_sum(model, batch, pad_id)
         total += torch.stack([nll.double(), n.double()])
     if accelerator is not None and world > 1:
@@ -51,3 +63,10 @@ def heldout_nll(
     if char_level:
         out["bpc"] = nll / math.log(2)
     return out
+
+
+def _rows(dataset: Any) -> Sequence[Sequence[int]]:
+    """The token rows of a Dataset (its "input_ids"), or `dataset` itself when it already is rows."""
+    if hasattr(dataset, "column_names"):  # a datasets.Dataset
+        return dataset["input_ids"] if len(dataset) else []
+    return dataset

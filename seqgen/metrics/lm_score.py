@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from seqgen.errors import SeqgenError
+from seqgen.metrics.likelihood import heldout_nll
 
 CACHE_VERSION = 1  # bump when the training recipe below changes, so stale cached reference LMs are not reused
 
@@ -121,24 +122,20 @@ def encode_rows(tokenizer: Any, texts: Sequence[str], max_len: int) -> list[list
     return rows
 
 
-@torch.no_grad()
 def rows_nll(generator: Any, rows: Sequence[Sequence[int]], *, batch_size: int = 256) -> tuple[float, int]:
-    """(NLL per target token, target tokens) of `rows` under `generator`, EOS counted, pad excluded."""
-    from seqgen.data.encoding import collate
-    from seqgen.objectives.mle import token_nll_sum
-
-    was_training = generator.training
-    generator.eval()
+    """(NLL per target token, target tokens) of `rows` under `generator`, EOS counted, pad excluded; rows of
+    similar length are batched together (less padding)."""
     device = next(generator.parameters()).device
-    order = sorted(range(len(rows)), key=lambda i: len(rows[i]))  # similar lengths together: less padding
-    total, count = 0.0, 0
-    for start in range(0, len(order), batch_size):
-        batch = collate([rows[i] for i in order[start : start + batch_size]], generator.pad_id).to(device)
-        nll, n = token_nll_sum(generator, batch, generator.pad_id)
-        total += float(nll)
-        count += int(n)
-    generator.train(was_training)
-    return total / max(count, 1), count
+    out = heldout_nll(
+        generator,
+        rows,
+        pad_id=generator.pad_id,
+        batch_size=batch_size,
+        device=device,
+        by_length=True,
+        progress=False,
+    )
+    return out["nll"], out["tokens"]
 
 
 def fit_lm(

@@ -14,9 +14,9 @@ from huggingface_hub.errors import StrictDataclassError
 from transformers import AutoConfig, AutoModelForCausalLM, PreTrainedModel
 
 from seqgen.errors import SeqgenError
-from seqgen.models.checked_loading import LOAD_ERRORS, check_weights, load_checked, reason
+from seqgen.models.checked_loading import LOAD_ERRORS, check_weights, load_checked, quiet_transformers, reason
 from seqgen.models.config import ModelConfig
-from seqgen.models.generator import Generator, quiet_transformers
+from seqgen.models.generator import Generator
 from seqgen.models.rnn import RNNConfig, RNNForCausalLM
 from seqgen.models.sampling import build_processors, sample_incremental
 from seqgen.models.transformer import build_transformer, check_vocab, gpt2_config, load_pretrained_lm

@@ -4,16 +4,36 @@ and the path, and a load that leaves keys missing, unexpected or mismatched is r
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import torch
 from huggingface_hub.errors import StrictDataclassError
 from safetensors import SafetensorError, safe_open
+from transformers.utils import logging as hf_logging
 
 from seqgen.errors import SeqgenError
+
+
+@contextlib.contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """Silence transformers' progress bars and load reports while saving/loading; restore the settings after.
+
+    seqgen checks what the reports say itself and raises one-line errors, so they are only noise here.
+    """
+    was_on, verbosity = hf_logging.is_progress_bar_enabled(), hf_logging.get_verbosity()
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if was_on:
+            hf_logging.enable_progress_bar()
+
 
 LOAD_ERRORS = (OSError, ValueError, TypeError, KeyError, RuntimeError, StrictDataclassError)
 
@@ -33,8 +53,6 @@ def check_weights(path: Path, build_from_config: Callable[[], torch.nn.Module]) 
     safetensors checks that the header covers the file exactly, so truncated or garbage files fail here
     (there is no checksum: flipped bytes inside tensor data are undetectable by any loader).
     """
-    from seqgen.models.generator import quiet_transformers
-
     try:
         with safe_open(str(path), framework="pt") as f:
             stored = {key: list(f.get_slice(key).get_shape()) for key in f.keys()}
@@ -57,8 +75,6 @@ def check_weights(path: Path, build_from_config: Callable[[], torch.nn.Module]) 
 def load_checked(model_class: Any, folder: Path, config: Any, what: str) -> Any:
     """`model_class.from_pretrained(folder)`, offline, with `config`; missing, unexpected or mismatched keys
     are refused."""
-    from seqgen.models.generator import quiet_transformers
-
     try:
         with quiet_transformers():
             model, info = model_class.from_pretrained(

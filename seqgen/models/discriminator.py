@@ -63,8 +63,7 @@ from transformers.utils import ModelOutput
 
 from seqgen.atomic import atomic_dir, recover_dir
 from seqgen.errors import SeqgenError
-from seqgen.models.checked_loading import LOAD_ERRORS, check_weights, load_checked, reason
-from seqgen.models.generator import quiet_transformers
+from seqgen.models.checked_loading import LOAD_ERRORS, check_weights, load_checked, quiet_transformers, reason
 
 KINDS = ("cnn", "rnn", "transformer")
 

@@ -5,38 +5,19 @@ It wraps a transformers `PreTrainedModel` as `self.lm`, so checkpoints are plain
 
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import Iterator
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from transformers import PreTrainedModel
-from transformers.utils import logging as hf_logging
 
 from seqgen.atomic import atomic_dir
 from seqgen.errors import SeqgenError
+from seqgen.models.checked_loading import quiet_transformers
 from seqgen.models.rnn import RNNForCausalLM
 from seqgen.models.sampling import build_processors, sample_incremental, start_rows
 from seqgen.models.transformer import new_kv_cache
-
-
-@contextlib.contextmanager
-def quiet_transformers() -> Iterator[None]:
-    """Silence transformers' progress bars and load reports while saving/loading; restore the settings after.
-
-    seqgen checks what the reports say itself and raises one-line errors, so they are only noise here.
-    """
-    was_on, verbosity = hf_logging.is_progress_bar_enabled(), hf_logging.get_verbosity()
-    hf_logging.disable_progress_bar()
-    hf_logging.set_verbosity_error()
-    try:
-        yield
-    finally:
-        hf_logging.set_verbosity(verbosity)
-        if was_on:
-            hf_logging.enable_progress_bar()
 
 
 class Generator(torch.nn.Module):

@@ -23,14 +23,15 @@ StepFn = Callable[[torch.Tensor, Any], tuple[torch.Tensor, Any]]
 def build_processors(temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0) -> LogitsProcessorList:
     """transformers' warpers for the active settings only (temperature 1, top_k 0 and top_p 1 are no-ops).
 
-    temperature 0 means greedy decoding and is handled by the caller (no warper divides by zero).
+    temperature 0 means greedy decoding and is handled by the caller (no warper divides by zero). The one
+    check of these values: messages name them as the Python API and the command line (`seqgen sample`) do.
     """
     if not temperature >= 0.0:
-        raise SeqgenError(f"sampling temperature must be >= 0, got {temperature}")
+        raise SeqgenError(f"temperature (--temperature) must be >= 0 (0 = greedy), got {temperature}")
     if top_k < 0:
-        raise SeqgenError(f"sampling top_k must be >= 0 (0 = off), got {top_k}")
+        raise SeqgenError(f"top_k (--top-k) must not be negative (0 = off), got {top_k}")
     if not 0.0 < top_p <= 1.0:
-        raise SeqgenError(f"sampling top_p must be in (0, 1], got {top_p}")
+        raise SeqgenError(f"top_p (--top-p) must be in (0, 1], got {top_p}")
     procs = LogitsProcessorList()
     if temperature not in (0.0, 1.0):
         procs.append(TemperatureLogitsWarper(temperature))

@@ -1,14 +1,16 @@
 """Maximum likelihood with teacher forcing (DESIGN §5).
 
-The loss is returned as a *sum* over non-pad target tokens together with the token count, so that the trainer
-can normalise by the number of target tokens in the whole optimiser step — across micro-batches and
-processes — rather than averaging micro-batch means (which would weight short batches more).
+The loss is a *sum* over non-pad target tokens together with the token count, so that the loop can normalise
+by the number of target tokens in the whole optimiser step — across micro-batches and processes — rather than
+averaging micro-batch means (which would weight short batches more).
 """
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+
+from seqgen.objectives.base import Objective
 
 
 def token_nll_sum(
@@ -22,3 +24,13 @@ def token_nll_sum(
         logits.float().reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=pad_id, reduction="sum"
     )
     return nll, (targets != pad_id).sum()
+
+
+class MaximumLikelihood(Objective):
+    name = "mle"
+
+    def loss_sum(
+        self, generator: torch.nn.Module, batch: torch.Tensor, *, step: int, rng: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
+        nll, count = token_nll_sum(generator, batch, self.pad_id)
+        return nll, count, {}

@@ -34,6 +34,8 @@ import torch.nn.functional as F
 
 from seqgen.errors import SeqgenError
 from seqgen.models.transformer import new_kv_cache
+from seqgen.objectives.base import Objective
+from seqgen.objectives.scheduled_sampling_config import ScheduledSamplingConfig
 
 MODES = ("exact", "two_pass")
 MIXES = ("sample", "argmax", "soft")
@@ -289,3 +291,32 @@ def _check_settings(
         )
     if max_len is not None and max_len < batch.size(1):
         raise SeqgenError(f"scheduled-sampling max_len={max_len} is shorter than the batch ({batch.size(1)})")
+
+
+class ScheduledSampling(Objective):
+    """`objective=scheduled_sampling`: the MLE targets, fed (partly) the model's own tokens (`ss.*`)."""
+
+    name = "scheduled_sampling"
+
+    def __init__(self, settings: ScheduledSamplingConfig, pad_id: int, max_len: int) -> None:
+        super().__init__(pad_id)
+        self.settings, self.max_len = settings, max_len
+
+    def loss_sum(
+        self, generator: torch.nn.Module, batch: torch.Tensor, *, step: int, rng: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
+        ss = self.settings
+        return scheduled_sampling_loss_sum(
+            generator,
+            batch,
+            self.pad_id,
+            p_gold=ss.p_gold_at(step),
+            mode=ss.mode,
+            mix=ss.mix,
+            grad_through_both=ss.grad_through_both,
+            generator=rng,
+            max_len=self.max_len,
+        )
+
+    def logged(self, step: int) -> dict[str, float]:
+        return {"p_gold": self.settings.p_gold_at(step)}

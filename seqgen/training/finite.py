@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 
@@ -41,3 +42,24 @@ class ParameterSnapshot:
                 state[p] = self._state[p]
             else:
                 del state[p]
+
+
+def guarded_step(
+    optimizer: Any, inner: torch.optim.Optimizer, params: list[torch.Tensor], *, undo: bool
+) -> bool:
+    """`optimizer.step()`; False when it made the weights or the optimiser state non-finite (the update is
+    undone first when `undo`). A finite loss and gradient can still overflow the weights (a huge lr), and
+    torch refuses a step size beyond float32 with a RuntimeError ("... without overflow"): both count.
+    `inner` is the optimiser under Accelerate's wrapper (its state is what is checked and restored)."""
+    before = ParameterSnapshot(params, inner) if undo else None
+    try:
+        optimizer.step()
+        finite = all_finite([*params, *optimizer_tensors(inner)])
+    except RuntimeError as e:
+        if "overflow" not in str(e):
+            raise
+        finite = False
+    optimizer.zero_grad(set_to_none=True)
+    if not finite and before is not None:
+        before.restore()
+    return finite

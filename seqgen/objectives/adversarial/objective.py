@@ -1,116 +1,134 @@
 """`objective=adversarial`: policy-gradient training of the generator with discriminator rewards (DESIGN §5).
 
-One optimiser step (the trainer drives it):
-1. generator step (`Adversarial.loss`, inside the prepared generator module): sample the micro-batch's
-   B = G x M rows in G groups of M (each group shares a prefix of k gold tokens from a real row, or the empty
-   prefix), score them with the discriminator (no gradient), and form the surrogate loss of the chosen
-   estimator, whose gradient is the policy gradient:
-   - bgan_is: -sum_m w~_m log Q(x_m | c), w~ = softmax over the group (or the batch: MaliGAN) of log w;
-   - reinforce: -(r - b) log Q(x | c), baseline b leave-one-out over the group, an EMA, or none; with
-     `dense`, per-token rewards from the prefix logits and discounted returns, baseline per position;
-   - seqgan_rollout: -sum_t Q_t log q(x_t | x_<t), Q_t the mean reward of N rollouts completing x_1..x_t.
-   The loss is averaged over groups (over rows, for every estimator: each group carries weight M), plus
-   lambda_mle times the token-mean NLL of the real rows.
-2. discriminator step(s) (`Adversarial.discriminator_loss`, inside the prepared discriminator module): the
-   loss of `adv.divergence` on real rows vs the samples of step 1 (later d_steps draw fresh samples), plus the
-   gradient penalty.
+One optimiser step (the loop drives it through the Objective interface):
+1. `begin_step`: sample every micro-batch's B = G x M rows in G groups of M (each group shares a prefix of
+   k gold tokens from a real row longer than k, or the empty prefix). The generator does not change within a
+   step, so this is what each micro-batch would draw; MaliGAN's normaliser is taken over all of them.
+2. `loss` per micro-batch: score the samples with the discriminator (no gradient) and form the surrogate
+   loss of the chosen estimator, whose gradient is the policy gradient:
+   - bgan_is (`bgan.py`): -sum_m w~_m log Q(x_m | c), w~ = softmax over the group (or the step: MaliGAN);
+   - reinforce (`reinforce.py`): -(r - b) log Q(x | c), baseline leave-one-out, EMA or none; with `dense`,
+     per-token rewards from the prefix logits and discounted returns, baseline per position;
+   - seqgan_rollout (`rollout.py`): -sum_t Q_t log q(x_t | x_<t), Q_t the mean reward of N rollouts.
+   log Q is computed with dropout off, as the samples were drawn. The loss is averaged over rows (each group
+   carries weight M), plus lambda_mle times the token-mean NLL of the real rows (with dropout, as in MLE).
+3. `after_optimizer_step`: `adv.d_steps` discriminator updates (`critic.py`), the first on step 1's samples.
 
-`discriminator=oracle` replaces the learned discriminator by the exact logit on the enumerable oracle.
+`adv.discriminator=oracle` replaces the learned discriminator by the exact logit on the enumerable oracle
+(`oracle_discriminator.py`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import torch
 
+from seqgen.data.oracles.symbols import FIRST_SYMBOL_ID
 from seqgen.errors import SeqgenError
-from seqgen.objectives.adversarial.discriminator_loss import discriminator_loss, gradient_penalty
+from seqgen.objectives.adversarial.bgan import StepNormaliser, importance_coefficients
+from seqgen.objectives.adversarial.config import AdversarialConfig
+from seqgen.objectives.adversarial.critic import Critic
+from seqgen.objectives.adversarial.oracle_discriminator import OracleDiscriminator
 from seqgen.objectives.adversarial.policy import (
     SymbolConstraint,
     sample_policy,
     sequence_log_probs,
     token_log_probs,
 )
-from seqgen.objectives.adversarial.rewards import (
-    discounted_returns,
-    effective_sample_size,
-    group_weights,
-    log_weights,
-    loo_baseline,
-    rewards,
-)
+from seqgen.objectives.adversarial.reinforce import Baseline
+from seqgen.objectives.adversarial.rewards import discounted_returns, log_weights, rewards
+from seqgen.objectives.adversarial.rollout import rollout_returns
+from seqgen.objectives.base import Objective, TrainingContext
 from seqgen.objectives.mle import token_nll_sum
-from seqgen.objectives.objective import Objective
-from seqgen.run_folder import Config
-
-
-class OracleDiscriminator:
-    """The exact logit on the enumerable oracle: V(x) = log(pi p(x) / ((1-pi) q(x))) for divergence=gan,
-    log p/q for kl / reverse_kl / hellinger, 2 (p/q - 1) for chi2 — the optimum of each discriminator loss.
-
-    q is the generator's exact restricted distribution, recomputed for every call (the generator changes)."""
-
-    def __init__(self, oracle: Any, divergence: str, pi: float) -> None:
-        self.oracle, self.divergence, self.pi = oracle, divergence, pi
-
-    def logits(self, generator: Any, ids: torch.Tensor) -> torch.Tensor:
-        from seqgen.data.oracle import FIRST_SYMBOL_ID, model_distribution
-
-        symbols = ids[:, 1 : 1 + self.oracle.length].cpu() - FIRST_SYMBOL_ID
-        idx = self.oracle.index_of(symbols)
-        log_q = model_distribution(generator, self.oracle).log()
-        log_ratio = self.oracle.log_probs[idx] - log_q[idx]
-        if self.divergence == "gan":
-            v = log_ratio + math.log(self.pi / (1 - self.pi))
-        elif self.divergence == "chi2":
-            v = 2 * (log_ratio.exp() - 1)
-        else:
-            v = log_ratio
-        return v.float().to(ids.device)
+from seqgen.tokenization import EOS_ID
 
 
 class Adversarial(Objective):
     name = "adversarial"
+    keep_default = "last"  # the aim is not likelihood: RUN/generator is the last generator
 
-    def __init__(self, cfg: Config, pad_id: int) -> None:
-        super().__init__(cfg, pad_id)
-        self.a = cfg.adv
-        self.constraint: SymbolConstraint | None = None
-        self.discriminator: torch.nn.Module | None = None  # the unwrapped learned discriminator
-        self.oracle_discriminator: OracleDiscriminator | None = None
-        self.accelerator: Any = None
-        self.ema: torch.Tensor | None = None  # the EMA baseline (a scalar, or one value per position)
-        self._stat_sum: torch.Tensor | None = None
-        self._stat_count = 0
+    def __init__(
+        self,
+        settings: AdversarialConfig,
+        *,
+        pad_id: int,
+        max_len: int,
+        oracle: Any = None,
+        eos_id: int = EOS_ID,
+    ) -> None:
+        """`oracle`: the enumerable oracle when the run trains on one (samples follow its convention: L
+        symbols, then EOS), else None. Usable without `bind` with the exact (oracle) discriminator."""
+        super().__init__(pad_id)
+        self.a, self.max_len, self.oracle, self.eos_id = settings, max_len, oracle, eos_id
+        self.constraint = (
+            SymbolConstraint(FIRST_SYMBOL_ID, oracle.vocab, oracle.length, eos_id)
+            if oracle is not None
+            else None
+        )
+        self.critic: Critic | None = None
+        self.oracle_discriminator = (
+            OracleDiscriminator(oracle, settings.divergence, settings.pi)
+            if settings.discriminator == "oracle"
+            else None
+        )
+        self.baseline = Baseline(
+            settings.baseline,
+            group_size=settings.group_size,
+            decay=settings.baseline_decay,
+            reward=settings.reward,
+            max_len=max_len,
+        )
         self.fakes: list[torch.Tensor] = []  # this step's samples, one tensor per micro-batch
-        self._drawn: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # micro -> (real rows, samples)
-        self._log_norm: torch.Tensor | None = None  # MaliGAN: log sum of the weights of the whole step
-        self._step_rows = 0  # MaliGAN: samples of the whole step on all processes
+        self._drawn: dict[int, torch.Tensor] = {}  # micro-batch -> its samples (begin_step)
+        self._step_norm: StepNormaliser | None = None  # MaliGAN's normaliser of the whole step
 
     # ------------------------------------------------------------------ wiring
-    def bind(self, *, tokenizer: Any, accelerator: Any, discriminator: torch.nn.Module | None) -> None:
-        """What the objective needs from the run: special ids, the oracle, the process group, the critic."""
-        self.eos_id, self.bos_id = tokenizer.eos_id, tokenizer.bos_id
-        self.accelerator = accelerator
-        self.discriminator = discriminator
-        data = self.cfg.data
-        if data.train == "oracle":
-            from seqgen.data.oracle import FIRST_SYMBOL_ID
-            from seqgen.data.oracle_corpus import build_oracle
+    def bind(self, ctx: TrainingContext) -> None:
+        """The run's special ids, process group and training split; the learned discriminator is built and
+        prepared here (after the generator: the checkpoint order)."""
+        super().bind(ctx)
+        tok, acc, a = ctx.tokenizer, ctx.accelerator, self.a
+        self.eos_id = tok.eos_id
+        per_process = ctx.micro_batch // acc.num_processes
+        if per_process % a.group_size:
+            raise SeqgenError(
+                f"adv.group_size={a.group_size} does not divide the micro-batch of {per_process} sequences "
+                f"on each of {acc.num_processes} processes"
+            )
+        self._check_prefixes(ctx.train_ids)
+        if self.oracle is not None:
+            self.constraint = SymbolConstraint(
+                FIRST_SYMBOL_ID, self.oracle.vocab, self.oracle.length, tok.eos_id
+            )
+        if self.oracle_discriminator is None:
+            self.critic = Critic(a, ctx, max_len=self.max_len)
 
-            oracle = build_oracle(data)
-            self.constraint = SymbolConstraint(FIRST_SYMBOL_ID, oracle.vocab, oracle.length, self.eos_id)
-            if self.a.discriminator == "oracle":
-                self.oracle_discriminator = OracleDiscriminator(oracle, self.a.divergence, self.a.pi)
+    def _check_prefixes(self, train_ids: Any) -> None:
+        """A shared gold prefix of k tokens needs sentences longer than k to take it from."""
+        k = self.a.prefix_len
+        if not k:
+            return
+        rows = train_ids[: min(len(train_ids), 4096)]["input_ids"]  # rows hold no padding
+        if not any(len(r) - 1 - (self.eos_id in r) > k for r in rows):
+            raise SeqgenError(
+                f"adv.prefix_len={k}: no training sentence has more than {k} tokens to take a gold prefix "
+                "from; lower adv.prefix_len"
+            )
 
     @property
-    def max_len(self) -> int:
-        return self.cfg.data.max_len
+    def discriminator(self) -> torch.nn.Module | None:
+        """The learned discriminator (unwrapped), or None with the oracle discriminator."""
+        return self.critic.discriminator if self.critic is not None else None
 
+    def pretrain(self, generator: torch.nn.Module) -> None:
+        if self.critic is not None:
+            self.critic.pretrain(lambda n, rng: self.sample(generator, n, rng))
+
+    # ------------------------------------------------------------------ sampling and scoring
     def sample(
         self, generator: Any, n: int, rng: torch.Generator, prefix: torch.Tensor | None = None
     ) -> torch.Tensor:
@@ -123,27 +141,7 @@ class Adversarial(Objective):
             if token_logits:
                 raise SeqgenError("the oracle discriminator scores whole sequences only (no dense rewards)")
             return self.oracle_discriminator.logits(generator, ids)
-        disc = self.discriminator
-        was_training = disc.training
-        disc.eval()  # rewards without dropout noise
-        try:
-            out = disc(ids, return_token_logits=token_logits)
-        finally:
-            disc.train(was_training)
-        return (out.token_logits if token_logits else out.logits).float()
-
-    # ------------------------------------------------------------------ generator step
-    def check_data(self, train_ids: Any, tokenizer: Any) -> None:
-        """A shared gold prefix of k tokens needs sentences longer than k to take it from."""
-        k, eos = self.a.prefix_len, tokenizer.eos_id
-        if not k:
-            return
-        rows = train_ids[: min(len(train_ids), 4096)]["input_ids"]  # rows hold no padding
-        if not any(len(r) - 1 - (eos in r) > k for r in rows):
-            raise SeqgenError(
-                f"adv.prefix_len={k}: no training sentence has more than {k} tokens to take a gold prefix "
-                "from; lower adv.prefix_len"
-            )
+        return self.critic.score(ids, token_logits)
 
     def _real_tokens(self, batch: torch.Tensor) -> torch.Tensor:
         """Tokens between BOS and EOS of each row (a truncated row has no EOS)."""
@@ -175,6 +173,13 @@ class Adversarial(Objective):
             )
         return self.sample(generator, n, rng, self._prefixes(batch))
 
+    def _gather(self, x: torch.Tensor) -> torch.Tensor:
+        acc = self.ctx.accelerator if self.ctx is not None else None
+        if acc is not None and acc.num_processes > 1:
+            return acc.gather(x.contiguous())
+        return x
+
+    # ------------------------------------------------------------------ one optimiser step
     def begin_step(
         self,
         generator: torch.nn.Module,
@@ -183,28 +188,19 @@ class Adversarial(Objective):
         *,
         step: int,
     ) -> None:
-        """Draw every micro-batch's samples (the generator does not change within a step, so this is what the
-        micro-batch losses would draw), and for MaliGAN the normaliser of the weights over the whole step:
-        all micro-batches and all processes, so the gradient does not depend on train.grad_accum."""
         self.fakes = []
-        pairs = enumerate(zip(batches, rngs, strict=True))
-        self._drawn = {j: (b, self._draw(generator, b, rng)) for j, (b, rng) in pairs}
-        self._log_norm = None
+        self._drawn = {
+            j: self._draw(generator, b, rng) for j, (b, rng) in enumerate(zip(batches, rngs, strict=True))
+        }
+        self._step_norm = None
         if self.a.estimator == "bgan_is" and self.a.normalize == "batch":
             log_w = torch.cat(
                 [
                     log_weights(self.score(generator, f), self.a.divergence, self.a.pi)
-                    for _, f in self._drawn.values()
+                    for f in self._drawn.values()
                 ]
             )
-            everything = self._gather(log_w)
-            self._log_norm = torch.logsumexp(everything.double(), dim=0)
-            self._step_rows = everything.numel()
-            w_all = (everything.double() - self._log_norm).exp()
-            self._step_ess = float(1.0 / (w_all * w_all).sum())
-
-    def step_samples(self) -> list[torch.Tensor]:
-        return self.fakes
+            self._step_norm = StepNormaliser.of(log_w, self._gather)
 
     def loss(
         self,
@@ -218,45 +214,21 @@ class Adversarial(Objective):
     ) -> tuple[torch.Tensor, dict[str, Any]]:
         a = self.a
         drawn = self._drawn.pop(micro, None) if micro is not None else None
-        fakes = drawn[1] if drawn is not None else self._draw(generator, batch, rng)
-        n, k = fakes.size(0), a.prefix_len
+        fakes = drawn if drawn is not None else self._draw(generator, batch, rng)
         self.fakes.append(fakes)
-        start = 1 + k
+        start = 1 + a.prefix_len
         # log Q of the samples in the mode they were drawn in: dropout off, so the policy gradient scores the
         # distribution that was sampled (sampling runs in eval mode).
         with _eval_mode(generator):
             logp, mask, entropy = token_log_probs(
                 generator, fakes, start=start, pad_id=self.pad_id, constraint=self.constraint
             )
-        diag: dict[str, Any] = {}
         if a.estimator == "bgan_is":
-            v = self.score(generator, fakes)
-            log_w = log_weights(v, a.divergence, a.pi)
-            coef, ess = self._importance_coefficients(log_w)
-            surrogate = -(coef * sequence_log_probs(logp, mask, a.length_normalize)).sum()
-            diag.update(ess=float(ess), reward_mean=float(log_w.mean()), reward_std=float(log_w.std()))
+            surrogate, v, diag = self._bgan(generator, fakes, logp, mask)
         elif a.estimator == "reinforce" and not a.dense:
-            v = self.score(generator, fakes)
-            r = rewards(v, a.reward, a.divergence, a.pi)
-            advantage = r - self._baseline(r, self._ema_stat(r))
-            surrogate = -(advantage * sequence_log_probs(logp, mask, a.length_normalize)).sum()
-            diag.update(reward_mean=float(r.mean()), reward_std=float(r.std()))
-        else:  # per-token returns: dense reinforce or Monte-Carlo rollouts
-            if a.estimator == "reinforce":
-                token_v = self.score(generator, fakes, token_logits=True)
-                v = token_v[torch.arange(n), (fakes != self.pad_id).sum(1) - 1]
-                r_tok = rewards(token_v[:, 1:], a.reward, a.divergence, a.pi)  # reward of the token at t
-                returns = discounted_returns(r_tok, mask, a.discount)
-            else:
-                v = self.score(generator, fakes)
-                returns = self._rollout_returns(generator, fakes, start, v, rng) * mask
-            denom = mask.sum(0).clamp_min(1.0)
-            advantage = returns - self._baseline(returns, (returns * mask).sum(0) / denom) * mask
-            if a.length_normalize:
-                advantage = advantage / mask.sum(1, keepdim=True).clamp_min(1.0)
-            surrogate = -(advantage * logp * mask).sum()
-            per_row = (returns * mask).sum(1) / mask.sum(1).clamp_min(1.0)
-            diag.update(reward_mean=float(per_row.mean()), reward_std=float(per_row.std()))
+            surrogate, v, diag = self._reinforce(generator, fakes, logp, mask)
+        else:
+            surrogate, v, diag = self._per_token(generator, fakes, logp, mask, start, rng)
         loss = surrogate / totals["rows"]
         if a.lambda_mle > 0:
             nll, _ = token_nll_sum(generator, batch, self.pad_id)
@@ -266,127 +238,105 @@ class Adversarial(Objective):
         diag.update(
             d_fake_g=float(torch.sigmoid(v).mean()),
             entropy=float((entropy * mask).sum() / generated.clamp_min(1.0)),
-            sample_tokens=float(generated) / n,
+            sample_tokens=float(generated) / fakes.size(0),
         )
         return loss, diag
 
-    def _importance_coefficients(self, log_w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-row coefficients c with sum_rows c log Q / rows = the estimator's loss, and the ESS."""
-        m = self.a.group_size
-        if self.a.normalize == "group":
-            w = group_weights(log_w, m)
-            return w * m, effective_sample_size(w, m)
-        if self._log_norm is not None:  # MaliGAN over the whole step (begin_step)
-            w = (log_w.double() - self._log_norm).exp().float()
-            return w * self._step_rows, torch.tensor(self._step_ess)
-        # Called without begin_step (a single micro-batch): one normalisation over it on every process.
-        everything = self._gather(log_w)
-        lse = torch.logsumexp(everything.double(), dim=0)
-        w = (log_w.double() - lse).exp().float()
-        w_all = (everything.double() - lse).exp()
-        return w * everything.numel(), (1.0 / (w_all * w_all).sum()).float()
-
-    def _gather(self, x: torch.Tensor) -> torch.Tensor:
-        acc = self.accelerator
-        if acc is not None and acc.num_processes > 1:
-            return acc.gather(x.contiguous())
-        return x
-
-    def _ema_stat(self, r: torch.Tensor) -> torch.Tensor:
-        """The batch statistic the EMA baseline tracks: logmeanexp over each group of log w (BGAN's
-        REINFORCE, reward=logit), else the mean reward."""
-        if self.a.reward == "logit":
-            g = r.reshape(-1, self.a.group_size)
-            return (torch.logsumexp(g, dim=1) - math.log(self.a.group_size)).mean()
-        return r.mean()
-
-    def _baseline(self, r: torch.Tensor, stat: torch.Tensor) -> torch.Tensor:
-        """The baseline for rewards `r` (n,) or returns (n, T-1); `stat` is this micro-batch's EMA statistic
-        (a scalar, or the mean return per position)."""
+    def _bgan(self, generator: Any, fakes: torch.Tensor, logp: torch.Tensor, mask: torch.Tensor) -> tuple:
         a = self.a
-        if a.baseline == "none":
-            return torch.zeros_like(r)
-        if a.baseline == "loo":
-            return loo_baseline(r, a.group_size)
-        stat = stat.detach().double().cpu()
-        if r.dim() == 2:  # per position: kept at a fixed width (max_len - 1) across batches
-            stat = torch.nn.functional.pad(stat, (0, self.max_len - 1 - stat.numel()))
-        self._stat_sum = stat if self._stat_sum is None else self._stat_sum + stat
-        self._stat_count += 1
-        value = stat if self.ema is None else self.ema  # first step: no history yet, the step's own value
-        value = value.float().to(r.device)
-        return value.expand_as(r) if r.dim() == 1 else value[None, : r.size(1)].expand_as(r)
+        v = self.score(generator, fakes)
+        log_w = log_weights(v, a.divergence, a.pi)
+        coef, ess = importance_coefficients(
+            log_w, a.group_size, a.normalize, step=self._step_norm, gather=self._gather
+        )
+        surrogate = -(coef * sequence_log_probs(logp, mask, a.length_normalize)).sum()
+        return (
+            surrogate,
+            v,
+            {"ess": float(ess), "reward_mean": float(log_w.mean()), "reward_std": float(log_w.std())},
+        )
 
-    @torch.no_grad()
-    def _rollout_returns(
-        self, generator: Any, fakes: torch.Tensor, start: int, v: torch.Tensor, rng: torch.Generator
-    ) -> torch.Tensor:
-        """(n, T-1): for the target at token t, the mean reward of N rollouts completing x_1..x_t (SeqGAN);
-        the last token of a row gets the reward of the row itself."""
+    def _reinforce(
+        self, generator: Any, fakes: torch.Tensor, logp: torch.Tensor, mask: torch.Tensor
+    ) -> tuple:
         a = self.a
-        n, length = fakes.shape
-        q = torch.zeros(n, length - 1, device=fakes.device)
-        final = rewards(v, a.reward, a.divergence, a.pi)
-        ends = (fakes != self.pad_id).sum(1) - 1  # index of each row's last token
-        for t in range(start, length):
-            live = ends > t  # rows whose token t is not their last: they need rollouts
-            if not bool(live.any()):
-                continue
-            rows = live.nonzero().squeeze(1)
-            prefix = fakes[rows, 1 : t + 1].repeat_interleave(a.rollouts, dim=0)
-            rolled = self.sample(generator, prefix.size(0), rng, prefix)
-            r = rewards(self.score(generator, rolled), a.reward, a.divergence, a.pi)
-            q[rows, t - 1] = r.reshape(-1, a.rollouts).mean(1)
-        q[torch.arange(n), ends - 1] = final
-        return q
+        v = self.score(generator, fakes)
+        r = rewards(v, a.reward, a.divergence, a.pi)
+        advantage = r - self.baseline(r, self.baseline.statistic(r))
+        surrogate = -(advantage * sequence_log_probs(logp, mask, a.length_normalize)).sum()
+        return surrogate, v, {"reward_mean": float(r.mean()), "reward_std": float(r.std())}
 
-    def end_step(self) -> None:
-        """After a generator step: update the EMA baseline with the step's statistic over all processes."""
-        if self._stat_sum is None:
-            return
-        stat = self._stat_sum / self._stat_count
-        acc = self.accelerator
-        if acc is not None and acc.num_processes > 1:
-            stat = acc.reduce(stat.to(acc.device), reduction="mean")
-        stat = stat.detach().double().cpu()
-        decay = self.a.baseline_decay
-        self.ema = stat if self.ema is None else decay * self.ema + (1 - decay) * stat
-        self._stat_sum, self._stat_count = None, 0
-
-    # ------------------------------------------------------------------ discriminator step
-    def discriminator_loss(
-        self, disc: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor, rng: torch.Generator
-    ) -> tuple[torch.Tensor, dict[str, float]]:
+    def _per_token(
+        self,
+        generator: Any,
+        fakes: torch.Tensor,
+        logp: torch.Tensor,
+        mask: torch.Tensor,
+        start: int,
+        rng: torch.Generator,
+    ) -> tuple:
+        """Dense reinforce or Monte-Carlo rollouts: per-token returns, a baseline per position."""
         a = self.a
-        v_real, v_fake = disc(real).logits, disc(fake).logits
-        loss = discriminator_loss(v_real, v_fake, a.divergence, a.pi)
-        diag = {
-            "d_real": float(torch.sigmoid(v_real.detach()).mean()),
-            "d_fake": float(torch.sigmoid(v_fake.detach()).mean()),
-        }
-        if a.penalty != "none":
-            penalty = gradient_penalty(
-                disc,
-                real,
-                fake,
-                kind=a.penalty,
+        if a.estimator == "reinforce":
+            token_v = self.score(generator, fakes, token_logits=True)
+            v = token_v[torch.arange(fakes.size(0)), (fakes != self.pad_id).sum(1) - 1]
+            r_tok = rewards(token_v[:, 1:], a.reward, a.divergence, a.pi)  # reward of the token at t
+            returns = discounted_returns(r_tok, mask, a.discount)
+        else:
+            v = self.score(generator, fakes)
+
+            def reward(rows: torch.Tensor) -> torch.Tensor:
+                return rewards(self.score(generator, rows), a.reward, a.divergence, a.pi)
+
+            returns = rollout_returns(
+                fakes,
+                start=start,
+                final=rewards(v, a.reward, a.divergence, a.pi),
+                rollouts=a.rollouts,
                 pad_id=self.pad_id,
-                vocab_size=disc.config.vocab_size,
-                generator=rng,
-                dragan_scale=a.dragan_scale,
+                complete=lambda prefix: self.sample(generator, prefix.size(0), rng, prefix),
+                reward=reward,
             )
-            loss = loss + a.penalty_weight * penalty
-            diag["penalty"] = float(penalty.detach())
-        diag["d_loss"] = float(loss.detach())
-        return loss, diag
+            returns = returns * mask
+        denom = mask.sum(0).clamp_min(1.0)
+        advantage = returns - self.baseline(returns, (returns * mask).sum(0) / denom) * mask
+        if a.length_normalize:
+            advantage = advantage / mask.sum(1, keepdim=True).clamp_min(1.0)
+        surrogate = -(advantage * logp * mask).sum()
+        per_row = (returns * mask).sum(1) / mask.sum(1).clamp_min(1.0)
+        return surrogate, v, {"reward_mean": float(per_row.mean()), "reward_std": float(per_row.std())}
 
-    # ------------------------------------------------------------------ checkpointed state
+    def after_backward(self) -> None:
+        self.baseline.end_step(self.ctx.accelerator if self.ctx is not None else None)
+
+    def after_optimizer_step(self, generator: torch.nn.Module, *, step: int) -> dict[str, float]:
+        """`adv.d_steps` discriminator updates, the first against this step's samples."""
+        out: dict[str, float] = {}
+        if self.critic is None:
+            return out
+        for i in range(self.a.d_steps):
+            fakes = self.fakes if i == 0 else None
+            out.update(self.critic.update(step, fakes, lambda n, rng: self.sample(generator, n, rng)))
+        return out
+
+    # ------------------------------------------------------------------ log and checkpoints
+    def step_samples(self) -> list[torch.Tensor]:
+        return self.fakes
+
     def state(self) -> dict[str, Any]:
-        return {"ema": None if self.ema is None else self.ema.tolist()}
+        return {"ema": self.baseline.state(), **(self.critic.state() if self.critic is not None else {})}
 
     def load_state(self, state: dict[str, Any]) -> None:
-        ema = state.get("ema")
-        self.ema = None if ema is None else torch.tensor(ema, dtype=torch.float64)
+        self.baseline.load_state(state.get("ema"))
+        if self.critic is not None:
+            self.critic.load_state(state)
+
+    def trained_tensors(self) -> list[torch.Tensor]:
+        return self.critic.trained_tensors() if self.critic is not None else []
+
+    def save_models(self, folder: Path) -> None:
+        if self.critic is not None:
+            self.critic.save(folder)
 
 
 @contextlib.contextmanager
@@ -397,17 +347,3 @@ def _eval_mode(module: torch.nn.Module) -> Iterator[None]:
         yield
     finally:
         module.train(was_training)
-
-
-class DiscriminatorModule(torch.nn.Module):
-    """The discriminator and its loss as one module: what the trainer hands to Accelerate."""
-
-    def __init__(self, discriminator: torch.nn.Module, objective: Adversarial) -> None:
-        super().__init__()
-        self.discriminator = discriminator
-        self.objective = objective
-
-    def forward(
-        self, real: torch.Tensor, fake: torch.Tensor, rng: torch.Generator
-    ) -> tuple[torch.Tensor, dict[str, float]]:
-        return self.objective.discriminator_loss(self.discriminator, real, fake, rng)

@@ -1,9 +1,9 @@
 """The generator as a policy: samples, their per-token log-probabilities (with gradient) and entropy.
 
 On the enumerable oracle (`data.train=oracle`) the policy is the generator restricted to the oracle's
-convention (`seqgen.data.oracle.model_distribution`): L symbol tokens, then EOS. `SymbolConstraint` applies
-that restriction both when sampling (as a transformers `LogitsProcessor`) and when scoring, so log Q(x) of a
-sample is exactly the log of the Q that exact divergences are computed from.
+convention (`seqgen.metrics.exact_distribution.model_distribution`): L symbol tokens, then EOS.
+`SymbolConstraint` applies that restriction both when sampling (as a transformers `LogitsProcessor`) and when
+scoring, so log Q(x) of a sample is exactly the log of the Q that exact divergences are computed from.
 """
 
 from __future__ import annotations

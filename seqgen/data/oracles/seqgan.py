@@ -23,7 +23,8 @@ from typing import Any
 
 import torch
 
-from seqgen.data.oracle import draw_splits, symbol_tokenizer, symbols_to_texts, texts_to_symbols
+from seqgen.data.config import SEQGAN_ORACLE_LENGTH
+from seqgen.data.oracles.symbols import draw_splits, symbol_tokenizer, symbols_to_texts, texts_to_symbols
 from seqgen.errors import SeqgenError
 from seqgen.tokenization import WordTokenizer
 
@@ -34,7 +35,12 @@ class SeqGANOracle:
     """Random LSTM language model P over `vocab` words and sequences of exactly `length` words."""
 
     def __init__(
-        self, vocab: int = 5000, length: int = 20, emb_dim: int = 32, hidden_dim: int = 32, seed: int = 0
+        self,
+        vocab: int = 5000,
+        length: int = SEQGAN_ORACLE_LENGTH,
+        emb_dim: int = 32,
+        hidden_dim: int = 32,
+        seed: int = 0,
     ) -> None:
         for name, value, low in (
             ("vocab", vocab, 2),

@@ -16,102 +16,37 @@ Everything is drawn from a seeded CPU `torch.Generator` in float64, so an oracle
 `settings()` and a run rebuilds it from its config; nothing is saved.
 
 Sequences are tensors of symbol indices 0..V-1 in lexicographic order (index = sum_t x_t V^(L-t)); as text,
-symbol k is the word "s<k>", and `tokenizer()` gives it token id 4 + k (after the four special tokens).
+symbol k is the word "s<k>", and `tokenizer()` gives it token id 4 + k (after the four special tokens; the
+codec is `seqgen.data.oracles.symbols`).
 
-`model_distribution` computes a seqgen Generator's exact Q over the same V^L sequences (see its docstring for
-the convention that makes Q a distribution over them).
+A seqgen Generator's exact Q over the same V^L sequences is `model_distribution` in
+`seqgen.metrics.exact_distribution` (see its docstring for the convention that makes Q a distribution).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 
+from seqgen.data.config import ORACLE_KINDS
+from seqgen.data.oracles.symbols import (
+    draw_splits,
+    index_to_sequences,
+    symbol_tokenizer,
+    symbols_to_texts,
+    texts_to_symbols,
+)
 from seqgen.errors import SeqgenError
-from seqgen.tokenization import SPECIAL_TOKENS, WordTokenizer
+from seqgen.tokenization import WordTokenizer
 
-if TYPE_CHECKING:  # annotations only: the oracle itself needs no model code
-    from seqgen.models.generator import Generator
-
-KINDS = ("lstm", "hmm")
-FIRST_SYMBOL_ID = len(SPECIAL_TOKENS)  # token id of symbol 0; symbol k is token FIRST_SYMBOL_ID + k
+KINDS = ORACLE_KINDS
 DEFAULT_DEPENDENCE = 6.0  # KL(P || product of marginals) at V=4, L=5, seed 0: 0.875 nats (lstm), 1.62 (hmm)
 _EMISSION_PEAK = 4.0  # HMM: logit bonus of a state's favourite symbol
 _CHUNK = 1 << 16  # prefixes expanded at once when enumerating (bounds memory at V=8, L=8)
-
-
-# ============================================================================================================
-# Symbols as text and as token ids (shared with the SeqGAN oracle)
-# ============================================================================================================
-
-
-def symbol_tokenizer(symbols: Sequence[str]) -> WordTokenizer:
-    """A word tokenizer: the special tokens, then `symbols` in order (symbol k has token id 4 + k)."""
-    return WordTokenizer([*SPECIAL_TOKENS, *symbols])
-
-
-def symbols_to_texts(symbols: Sequence[str], sequences: torch.Tensor | np.ndarray) -> list[str]:
-    """Each row of symbol indices as one line of space-separated symbols."""
-    table = np.asarray(symbols, dtype=object)
-    rows = np.asarray(torch.as_tensor(sequences).cpu(), dtype=np.int64)
-    if rows.ndim != 2:
-        raise SeqgenError(f"expected a 2-d array of symbol indices, got shape {tuple(rows.shape)}")
-    if rows.size and (rows.min() < 0 or rows.max() >= len(table)):
-        raise SeqgenError(f"symbol indices must be in [0, {len(table)})")
-    return [" ".join(table[row]) for row in rows]
-
-
-def draw_splits(
-    oracle: Any, sizes: tuple[int, int, int], seed: int
-) -> tuple[list[str], list[str], list[str]]:
-    """(train, valid, test) lines of `sizes` i.i.d. draws from an oracle (anything with `sample(n,
-    generator)` and `texts(rows)`), each split with its own seed derived from `seed` (so changing one size
-    never changes the other splits)."""
-    if min(*sizes, seed) < 0:
-        raise SeqgenError(f"oracle splits: sizes and seed must be >= 0, got sizes {sizes} and seed {seed}")
-    seeds = np.random.SeedSequence(seed).generate_state(3, dtype=np.uint64)
-    train, valid, test = (
-        oracle.texts(oracle.sample(n, torch.Generator().manual_seed(int(s))))
-        for n, s in zip(sizes, seeds, strict=True)
-    )
-    return train, valid, test
-
-
-def texts_to_symbols(
-    prefix: str, num_symbols: int, length: int, texts: Sequence[str]
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """(symbol indices (m, length) of the valid lines, valid mask (n,)) for lines of words "<prefix><k>".
-
-    A line is valid when it has exactly `length` words, each a symbol of the oracle; anything else (a model's
-    early EOS, an `<unk>`, a number out of range) makes it invalid rather than an error.
-    """
-    word = re.compile(re.escape(prefix) + r"(0|[1-9][0-9]*)")
-    rows, valid = [], []
-    for line in texts:
-        words = line.split()
-        ok = len(words) == length
-        row: list[int] = []
-        for w in words if ok else ():
-            m = word.fullmatch(w)
-            if m is None or int(m.group(1)) >= num_symbols:
-                ok = False
-                break
-            row.append(int(m.group(1)))
-        valid.append(ok)
-        if ok:
-            rows.append(row)
-    seqs = torch.tensor(rows, dtype=torch.long).reshape(len(rows), length)
-    return seqs, torch.tensor(valid, dtype=torch.bool)
-
-
-# ============================================================================================================
-# The oracle
-# ============================================================================================================
 
 
 class EnumerableOracle:
@@ -349,12 +284,6 @@ class EnumerableOracle:
         return symbol_tokenizer(self.symbols)
 
 
-def index_to_sequences(index: torch.Tensor, vocab: int, length: int) -> torch.Tensor:
-    """Rows of symbol indices for lexicographic indices, (n, length) long."""
-    powers = vocab ** torch.arange(length - 1, -1, -1)
-    return torch.as_tensor(index, dtype=torch.long)[:, None] // powers % vocab
-
-
 def _finite_nonneg(x: Any) -> bool:
     return isinstance(x, int | float) and not isinstance(x, bool) and np.isfinite(x) and x >= 0
 
@@ -388,115 +317,3 @@ def _draw_params(
         "transition": (normal(hidden, hidden) * dependence).softmax(dim=-1),
         "emission": (normal(hidden, vocab) * symbol_scale + _EMISSION_PEAK * favourite).softmax(dim=-1),
     }
-
-
-# ============================================================================================================
-# A generator's exact distribution over the oracle's sequences
-# ============================================================================================================
-
-
-def symbol_logits_mask(vocab_size: int, num_symbols: int) -> torch.Tensor:
-    """(vocab_size,) bool, True at the token ids of the oracle's symbols (4 .. 4 + num_symbols - 1).
-
-    Sampling a model for oracle comparisons must use the same restriction as `model_distribution`: set the
-    logits where the mask is False to -inf before the softmax.
-    """
-    if vocab_size < FIRST_SYMBOL_ID + num_symbols:
-        raise SeqgenError(
-            f"model vocabulary of {vocab_size} cannot hold the 4 special tokens and "
-            f"{num_symbols} oracle symbols"
-        )
-    mask = torch.zeros(vocab_size, dtype=torch.bool)
-    mask[FIRST_SYMBOL_ID : FIRST_SYMBOL_ID + num_symbols] = True
-    return mask
-
-
-def _check_model(model: Generator, oracle: EnumerableOracle, temperature: float) -> None:
-    symbol_logits_mask(model.vocab_size, oracle.vocab)
-    limit = model.max_positions
-    if limit is not None and limit < oracle.length:
-        raise SeqgenError(
-            f"the Transformer's context of {limit} positions cannot hold BOS + {oracle.length - 1} symbols"
-        )
-    if not temperature > 0:
-        raise SeqgenError(f"temperature must be > 0, got {temperature}")
-
-
-@torch.no_grad()
-def model_distribution(
-    model: Generator, oracle: EnumerableOracle, *, batch_size: int = 4096, temperature: float = 1.0
-) -> torch.Tensor:
-    """Exact Q(x) of a seqgen `Generator` for every oracle sequence, (V^L,) float64 on CPU, lexicographic.
-
-    Convention: the model reads [BOS, 4 + x_1, ..., 4 + x_{t-1}] and its next-token distribution is
-    restricted to the V symbol tokens and renormalised (EOS, pad, unk and any other token masked out), so
-    Q(x) = prod_t softmax(logits_t[symbols] / temperature)[x_t] and Q sums to 1 over the V^L sequences.
-    Sample with the same restriction (`symbol_logits_mask`, `sample_model`) for sample-based metrics to agree
-    with Q. `temperature` gives the exact distribution of temperature-T ancestral sampling.
-
-    Cost: one teacher-forced pass per length-(L-1) prefix (V^(L-1) rows of L tokens), since the last
-    position's logits give all V completions. Every conditional Q(. | x_<t) is taken from one row (the
-    prefix followed by symbol 0s, whose first positions a causal model computes from the prefix alone), so
-    Q is exactly a product of normalised conditionals and sums to 1 to float64 rounding. Runs with dropout
-    off and restores the train/eval mode.
-    """
-    _check_model(model, oracle, temperature)
-    if batch_size < 1:
-        raise SeqgenError(f"batch_size must be at least 1, got {batch_size}")
-    v, length = oracle.vocab, oracle.length
-    device = model.lm.get_input_embeddings().weight.device
-    n_rows = v ** (length - 1)
-    strides = [v ** (length - 1 - t) for t in range(length)]  # rows per prefix of length t
-    cond = [torch.empty(n_rows // s, v, dtype=torch.float64) for s in strides]
-    was_training = model.training
-    model.eval()
-    try:
-        for start in range(0, n_rows, batch_size):
-            rows = torch.arange(start, min(start + batch_size, n_rows))
-            ids = torch.empty(len(rows), length, dtype=torch.long)
-            ids[:, 0] = model.bos_id
-            ids[:, 1:] = FIRST_SYMBOL_ID + index_to_sequences(rows, v, length - 1)
-            logits, _ = model(ids.to(device))
-            symbol_logits = logits[..., FIRST_SYMBOL_ID : FIRST_SYMBOL_ID + v].double() / temperature
-            logq = symbol_logits.log_softmax(dim=-1).cpu()
-            for t, stride in enumerate(strides):
-                pick = rows % stride == 0  # the row that speaks for its length-t prefix
-                cond[t][rows[pick] // stride] = logq[pick, t]
-    finally:
-        model.train(was_training)
-    logq_seq = torch.zeros(1, dtype=torch.float64)
-    for table in cond:
-        logq_seq = (logq_seq[:, None] + table).reshape(-1)
-    return logq_seq.exp()
-
-
-@torch.no_grad()
-def sample_model(
-    model: Generator,
-    oracle: EnumerableOracle,
-    n: int,
-    generator: torch.Generator | None = None,
-    temperature: float = 1.0,
-) -> torch.Tensor:
-    """`n` samples of L symbols from a Generator restricted to the symbol tokens (the `model_distribution`
-    convention), (n, L) symbol indices on CPU; incremental (RNN state / KV cache). `generator` lives on the
-    model's device."""
-    _check_model(model, oracle, temperature)
-    if not (isinstance(n, int) and n >= 1):
-        raise SeqgenError(f"number of model samples must be an integer >= 1, got {n!r}")
-    device = model.lm.get_input_embeddings().weight.device
-    v = oracle.vocab
-    out = torch.empty(n, oracle.length, dtype=torch.long, device=device)
-    tokens = torch.full((n, 1), model.bos_id, dtype=torch.long, device=device)
-    state = None
-    was_training = model.training
-    model.eval()
-    try:
-        for t in range(oracle.length):
-            logits, state = model(tokens, state, return_state=True)
-            probs = (logits[:, -1, FIRST_SYMBOL_ID : FIRST_SYMBOL_ID + v].float() / temperature).softmax(-1)
-            out[:, t] = torch.multinomial(probs, 1, generator=generator).squeeze(1)
-            tokens = (FIRST_SYMBOL_ID + out[:, t]).unsqueeze(1)
-    finally:
-        model.train(was_training)
-    return out.cpu()

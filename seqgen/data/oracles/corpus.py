@@ -7,40 +7,36 @@ whenever it is needed — nothing about it is saved.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
 
+from seqgen.data.config import SYMBOL_ORACLES, DataConfig
+from seqgen.data.oracles.enumerable import EnumerableOracle
+from seqgen.data.oracles.seqgan import SeqGANOracle
 from seqgen.errors import SeqgenError
 
-ORACLE_CORPORA = ("caption", "oracle", "seqgan_oracle")  # corpora whose P(x) is known exactly
 
-
-def is_symbol_oracle(train: str) -> bool:
-    return train in ("oracle", "seqgan_oracle")
-
-
-def build_oracle(data: Any) -> Any:
+def build_oracle(data: DataConfig) -> EnumerableOracle | SeqGANOracle:
     """The oracle that `data` (a DataConfig with train=oracle or seqgan_oracle) describes."""
     o = data.oracle
+    if data.train not in SYMBOL_ORACLES:
+        raise SeqgenError(f"data.train={data.train} is not an oracle corpus")
     if data.train == "seqgan_oracle":
         return _seqgan(o.seed)
-    if data.train != "oracle":
-        raise SeqgenError(f"data.train={data.train} is not an oracle corpus")
     return _enumerable(o.vocab, o.length, o.kind, float(o.dependence), o.hidden, o.seed)
 
 
+# Building an oracle draws its parameters (and the SeqGAN one holds 5,000 x 32 weights): a run, its
+# evaluation and its tests ask for the same few oracles many times.
 @lru_cache(maxsize=4)
-def _enumerable(vocab: int, length: int, kind: str, dependence: float, hidden: int, seed: int) -> Any:
-    from seqgen.data.oracle import EnumerableOracle
-
+def _enumerable(
+    vocab: int, length: int, kind: str, dependence: float, hidden: int, seed: int
+) -> EnumerableOracle:
     return EnumerableOracle(
         vocab=vocab, length=length, kind=kind, dependence=dependence, seed=seed, hidden=hidden
     )
 
 
 @lru_cache(maxsize=2)
-def _seqgan(seed: int) -> Any:
-    from seqgen.data.seqgan_oracle import SeqGANOracle
-
+def _seqgan(seed: int) -> SeqGANOracle:
     return SeqGANOracle(seed=seed)
 
 
@@ -55,7 +51,7 @@ def _cached_splits(data_key: tuple, n_train: int, n_heldout: int, seed: int) -> 
     return oracle.splits(n_train, n_heldout, n_heldout, seed)
 
 
-def oracle_splits(data: Any) -> tuple[list[str], list[str], list[str], str]:
+def oracle_splits(data: DataConfig) -> tuple[list[str], list[str], list[str], str]:
     """(train, valid, test, rule) for an oracle corpus: `data.oracle.sentences` training sequences and
     `data.holdout` each for valid and test, drawn with seeds derived from `data.oracle.seed`."""
     oracle = build_oracle(data)

@@ -148,7 +148,7 @@ def render(
 ) -> tuple[str, list[Path]]:
     """(the tables as one text, the PNG files written): one table per split; for each split a BLEU-n vs
     Self-BLEU-n plot when BLEU was measured and an LM vs reverse LM plot when both LM scores were."""
-    from seqgen.report import format_table, plot_lm_scores, plot_quality_diversity
+    from seqgen.report import format_table, plot_lm_scores, plot_quality_diversity  # matplotlib: only here
 
     texts, plots = [], []
     for split, evaluations in per_split.items():

@@ -1,0 +1,201 @@
+"""`seqgen evaluate RUN`: every number a comparison of runs needs, with every setting needed to reproduce it.
+
+A run folder gets its held-out likelihood on one split and, for each sampling temperature, sample metrics of
+`num_samples` samples (seeded): Texygen BLEU against the split's sentences, Self-BLEU, LM score, reverse LM
+score, the classifier two-sample test, exact oracle metrics on an oracle corpus, and FED/MAUVE from a local
+embedding model. Definitions: DESIGN §6 and the docstrings of the `seqgen.metrics` modules.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from seqgen.data.config import BUILTIN_CORPORA
+from seqgen.data.encoding import UNK_WARNING, unk_fraction
+from seqgen.data.run_data import RunData, load_run_data
+from seqgen.errors import SeqgenError
+from seqgen.evaluation.metric_names import SAMPLE_METRICS, run_metrics
+from seqgen.evaluation.oracle import exact_divergences
+from seqgen.evaluation.samples import SampleScorer, SplitTexts
+from seqgen.metrics.likelihood import heldout_nll
+from seqgen.metrics.lm_score import LMSettings
+from seqgen.metrics.text_tokenize import _check_scheme
+from seqgen.run_folder import RunConfig, RunFolder
+from seqgen.text_sampling import sample_texts
+from seqgen.tokenization import load_tokenizer
+
+
+def evaluate_run(
+    run_path: str | Path,
+    *,
+    metrics: Sequence[str] | str | None = None,
+    split: str = "test",
+    checkpoint: str = "best",
+    batch_size: int = 64,
+    device: torch.device | str = "cpu",
+    num_samples: int = 1000,
+    seed: int = 0,
+    temperature: float | None = None,
+    temperatures: Sequence[float] = (1.0,),
+    tokenize: str = "treebank",
+    lm_settings: LMSettings | None = None,
+    reference_lm: str | Path | None = None,
+    classifier: dict[str, Any] | None = None,
+    embedding_model: str | Path | None = None,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Held-out likelihood and per-temperature sample metrics of a run (see the module docstring).
+
+    The result holds "nll", "ppl", "tokens" (and "bpc" for char models) at the top, "settings" with everything
+    that defines the numbers, and "samples": one dict per temperature with that temperature's metrics.
+    """
+    say = log or (lambda _msg: None)
+    temperatures = _checked_settings(num_samples, temperature, temperatures, batch_size, tokenize)
+    run = RunFolder(run_path).require()
+    cfg = run.load_config_for_reading()
+    chosen, sample_metrics = _chosen_metrics(metrics, cfg, run, embedding_model, num_samples)
+    run.generator_for(checkpoint)  # fail early, before the data is loaded, if there is none
+    start = time.perf_counter()
+    data, ds, gen = _load_split(run, cfg, split, checkpoint, device)
+    result: dict[str, Any] = {"run": str(run.path), "checkpoint": checkpoint, "split": split}
+    result["split_rule"] = data.rule
+    settings: dict[str, Any] = {"metrics": list(chosen), "checkpoint": checkpoint, "split": split}
+    result["settings"] = settings  # filled in below; first in the file so a reader sees it before the numbers
+    if "nll" in chosen:
+        result.update(_likelihood(gen, ds, data.tokenizer, split, batch_size, device, say))
+    if "oracle" in chosen and cfg.data.train == "oracle":
+        say("exact divergences over every oracle sequence")
+        result.update(exact_divergences(gen, cfg.data))
+    if sample_metrics:
+        scorer = SampleScorer(
+            sample_metrics,
+            SplitTexts(cfg, split),
+            tokenize=tokenize,
+            lm_settings=lm_settings,
+            reference_lm=reference_lm,
+            classifier=classifier or {},
+            embedding_model=embedding_model,
+            seed=seed,
+            device=device,
+            say=say,
+        )
+        settings.update(num_samples=num_samples, seed=seed, temperatures=list(temperatures))
+        settings.update(max_len=cfg.data.max_len, **scorer.settings())
+        n, max_len = num_samples, cfg.data.max_len
+        result["samples"] = _sample_rows(scorer, gen, data.tokenizer, temperatures, n, max_len, seed, say)
+    result["seconds"] = round(time.perf_counter() - start, 3)
+    return result
+
+
+def _load_split(
+    run: RunFolder, cfg: RunConfig, split: str, checkpoint: str, device: torch.device | str
+) -> tuple[RunData, Any, Any]:
+    """(the run's data with only `split` encoded, that split's rows, the generator on `device`)."""
+    data = load_run_data(cfg.data, cfg.tokenizer, load_tokenizer(run.tokenizer_dir), splits=(split,))
+    ds = getattr(data, split)
+    if ds is None:
+        raise SeqgenError(f"run {run.path} has no {split} split (set data.{split} when training)")
+    return data, ds, run.load_generator(checkpoint, data.tokenizer).to(device)
+
+
+def _checked_settings(
+    num_samples: int, temperature: float | None, temperatures: Sequence[float], batch_size: int, tokenize: str
+) -> tuple[float, ...]:
+    """The temperatures to sample at (`temperature` alone when given); bad settings are one-line errors."""
+    temperatures = tuple(float(t) for t in ((temperature,) if temperature is not None else temperatures))
+    if num_samples < 0:
+        raise SeqgenError(f"--num-samples must not be negative, got {num_samples}")
+    if batch_size < 1:
+        raise SeqgenError(f"--batch-size must be at least 1, got {batch_size}")
+    if not temperatures:
+        raise SeqgenError("--temperatures needs at least one temperature")
+    for t in temperatures:
+        if not t >= 0:  # 0 is greedy decoding, as everywhere in seqgen
+            raise SeqgenError(f"--temperatures must be >= 0 (0 = greedy), got {t}")
+    _check_scheme(tokenize)
+    return temperatures
+
+
+def _chosen_metrics(
+    metrics: Sequence[str] | str | None,
+    cfg: RunConfig,
+    run: RunFolder,
+    embedding_model: str | Path | None,
+    num_samples: int,
+) -> tuple[tuple[str, ...], list[str]]:
+    """(the metrics to compute for this run, those of them computed on samples: none without samples); a
+    metric that cannot apply to the run is a one-line error."""
+    stream = cfg.data.mode == "stream"
+    oracle = cfg.data.train in BUILTIN_CORPORA and not stream
+    chosen = run_metrics(metrics, stream=stream, oracle=oracle)
+    sample_metrics = [m for m in chosen if m in SAMPLE_METRICS]
+    if sample_metrics and stream:
+        raise SeqgenError(
+            f"metric {sample_metrics[0]} needs sentence samples, but run {run.path} is a stream-mode run "
+            "(data.mode=stream); only nll applies"
+        )
+    if "oracle" in chosen and not oracle:
+        raise SeqgenError(
+            f"metric oracle needs a run trained on an oracle corpus (data.train={cfg.data.train}; "
+            f"oracle corpora: {', '.join(BUILTIN_CORPORA)})"
+        )
+    if any(m in chosen for m in ("fed", "mauve")) and not embedding_model:
+        raise SeqgenError(
+            "metrics fed and mauve need --embedding-model DIR (a local sentence-embedding model)"
+        )
+    return chosen, sample_metrics if num_samples else []
+
+
+def _likelihood(
+    gen: Any,
+    ds: Any,
+    tokenizer: Any,
+    split: str,
+    batch_size: int,
+    device: torch.device | str,
+    say: Callable[[str], None],
+) -> dict[str, Any]:
+    """Held-out NLL/token, perplexity (and bits per character) of the split, and its <unk> rate."""
+    say(f"held-out NLL on {split}")
+    out: dict[str, Any] = heldout_nll(
+        gen,
+        ds,
+        pad_id=tokenizer.pad_id,
+        batch_size=batch_size,
+        device=device,
+        char_level=getattr(tokenizer, "is_char_level", False),
+    )
+    # Every <unk> is a word the model never has to predict: a high rate flatters the NLL.
+    out["unk_fraction"] = unk_fraction(ds, tokenizer)
+    if out["unk_fraction"] > UNK_WARNING:
+        logging.getLogger("seqgen").warning(
+            "%.1f%% of the %s split's tokens are <unk>: the NLL does not count those words",
+            100 * out["unk_fraction"],
+            split,
+        )
+    return out
+
+
+def _sample_rows(
+    scorer: SampleScorer,
+    gen: Any,
+    tokenizer: Any,
+    temperatures: Sequence[float],
+    num_samples: int,
+    max_len: int,
+    seed: int,
+    say: Callable[[str], None],
+) -> list[dict[str, Any]]:
+    """One row per temperature: `num_samples` samples (the same seed at every temperature), scored."""
+    rows = []
+    for t in temperatures:
+        say(f"sampling {num_samples} at temperature {t}")
+        samples = sample_texts(gen, tokenizer, num_samples, max_len=max_len, seed=seed, temperature=t)
+        rows.append({"temperature": t, "num_samples": len(samples), **scorer.score(samples)})
+    return rows

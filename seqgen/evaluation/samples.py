@@ -1,0 +1,223 @@
+"""Scoring samples: the sample metrics of a run at one temperature (`SampleScorer`), and BLEU / Self-BLEU /
+sacrebleu of a plain samples file (`evaluate_samples`). Definitions: DESIGN §6 and the `seqgen.metrics`
+modules."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from seqgen.data.corpus import resolve_splits
+from seqgen.errors import SeqgenError
+from seqgen.evaluation.metric_names import TEXT_METRICS, parse_metrics
+from seqgen.evaluation.oracle import oracle_sample_metrics
+from seqgen.metrics.bleu import ReferenceTable, bleu, protocol, self_bleu
+from seqgen.metrics.embeddings import embedding_metrics
+from seqgen.metrics.lm_score import (
+    FittedLM,
+    LMSettings,
+    encode_rows,
+    lm_score,
+    reference_lm,
+    reference_lm_from_run,
+    reverse_lm_score,
+    word_tokenizer,
+)
+from seqgen.metrics.sacrebleu_score import sacrebleu_corpus
+from seqgen.metrics.text_tokenize import read_lines, tokenize_file, tokenize_lines
+from seqgen.metrics.two_sample import classifier_two_sample_test
+
+REFERENCE_LM_INFO = ("cache", "source", "valid_nll", "steps", "best_step", "vocab_size")
+
+
+class SplitTexts:
+    """The run's real sentences by split, read once and only when a metric needs them."""
+
+    def __init__(self, cfg: Any, split: str) -> None:
+        self.cfg, self.split, self._splits = cfg, split, None
+
+    def get(self, name: str) -> list[str]:
+        if self._splits is None:
+            self._splits = resolve_splits(self.cfg.data)
+        ds = getattr(self._splits, name)
+        if ds is None:
+            raise SeqgenError(f"this metric needs a {name} split, and the run has none (set data.{name})")
+        return list(ds["text"])
+
+    @property
+    def evaluated(self) -> list[str]:
+        return self.get(self.split)
+
+
+class SampleScorer:
+    """Computes the chosen sample metrics of one batch of samples; the per-corpus pieces (reference table,
+    reference LM, word tokenizer) are built once and reused across temperatures."""
+
+    def __init__(
+        self,
+        metrics: Sequence[str],
+        texts: SplitTexts,
+        *,
+        tokenize: str,
+        lm_settings: LMSettings | None,
+        reference_lm: str | Path | None,
+        classifier: dict[str, Any],
+        embedding_model: str | Path | None,
+        seed: int,
+        device: Any,
+        say: Callable[[str], None],
+    ) -> None:
+        self.metrics, self.texts, self.tokenize = list(metrics), texts, tokenize
+        self.lm_settings = lm_settings or LMSettings()
+        self.reference_lm_path = reference_lm
+        self.classifier = dict(classifier)
+        self.embedding_model, self.seed, self.device, self.say = embedding_model, seed, device, say
+        self._refs_table: ReferenceTable | None = None
+        self._ref_lm: FittedLM | None = None
+        self._ref_info: dict[str, Any] = {}
+        self._tok: Any = None
+
+    # ------------------------------------------------------------------ shared pieces
+    def _references(self) -> ReferenceTable:
+        if self._refs_table is None:
+            self._refs_table = ReferenceTable(tokenize_lines(self.texts.evaluated, self.tokenize))
+        return self._refs_table
+
+    def _reference_lm(self) -> FittedLM:
+        if self._ref_lm is None:
+            if self.reference_lm_path:
+                self._ref_lm = reference_lm_from_run(self.reference_lm_path, self.lm_settings, self.device)
+            else:
+                self.say("reference LM: loading or training (cached per corpus)")
+                self._ref_lm = reference_lm(
+                    self.texts.get("train"), self.texts.get("valid"), self.lm_settings, device=self.device
+                )
+            info = self._ref_lm.info
+            self._ref_info = {k: info[k] for k in REFERENCE_LM_INFO if k in info}
+        return self._ref_lm
+
+    def _word_tokenizer(self) -> Any:
+        if self._tok is None:
+            self._tok = word_tokenizer(self.texts.get("train"), self.lm_settings)
+        return self._tok
+
+    def settings(self) -> dict[str, Any]:
+        """Every setting the chosen metrics' numbers depend on (goes into the result's "settings")."""
+        m = set(self.metrics)
+        out: dict[str, Any] = {}
+        if {"bleu", "self_bleu"} & m:
+            out["tokenize"] = self.tokenize
+            out["protocol"] = protocol(self.tokenize)
+        if "bleu" in m:
+            out["references"] = f"{self.texts.split} split ({len(self.texts.evaluated)} sentences)"
+        if {"lm", "reverse_lm", "classifier"} & m:
+            if {"lm", "reverse_lm"} & m:
+                self._reference_lm()  # its provenance (cache folder, validation NLL) goes in the settings
+            out["lm_settings"] = asdict(self.lm_settings)
+            if self._ref_info:
+                out["reference_lm"] = self._ref_info
+        if "reverse_lm" in m:
+            out["reverse_lm"] = (
+                f"fresh LM (lm_settings) trained on the samples, stopped early on the valid split, "
+                f"NLL/token on the {self.texts.split} split"
+            )
+        if "classifier" in m:
+            out["classifier"] = {"real": f"{self.texts.split} split", **self.classifier}
+        if {"fed", "mauve"} & m:
+            out["embedding_model"] = str(self.embedding_model)
+        return out
+
+    # ------------------------------------------------------------------ one batch of samples
+    def score(self, samples: list[str]) -> dict[str, Any]:
+        """The chosen metrics of `samples`, in the order of RUN_METRICS."""
+        out: dict[str, Any] = {}
+        m = set(self.metrics)
+        if m & {"bleu", "self_bleu"}:
+            hyps = tokenize_lines(samples, self.tokenize)
+            if "bleu" in m:
+                stats = self._references().stats(hyps)
+                out.update({f"bleu{n}": stats.mean(n) for n in (2, 3, 4, 5)})
+            if "self_bleu" in m:
+                out.update(self_bleu(hyps))
+        if "oracle" in m:
+            out.update(oracle_sample_metrics(self.texts.cfg.data, samples))
+        if "lm" in m:
+            out.update(lm_score(self._reference_lm(), samples))
+        if "reverse_lm" in m:
+            self.say("reverse LM: training on the samples")
+            ref = self._reference_lm()
+            valid, test = self.texts.get("valid"), self.texts.evaluated
+            out.update(reverse_lm_score(ref, samples, valid, test, device=self.device))
+        if "classifier" in m:
+            out.update(self._classifier(samples))
+        if m & {"fed", "mauve"}:
+            out.update(self._embeddings(samples, m))
+        return out
+
+    def _classifier(self, samples: list[str]) -> dict[str, Any]:
+        self.say("classifier two-sample test")
+        tok = self._ref_lm.tokenizer if self._ref_lm is not None else self._word_tokenizer()
+        max_len = self.lm_settings.max_len
+        res = classifier_two_sample_test(
+            encode_rows(tok, self.texts.evaluated, max_len),
+            encode_rows(tok, samples, max_len),
+            vocab_size=tok.vocab_size,
+            pad_id=tok.pad_id,
+            seed=self.seed,
+            device=self.device,
+            **self.classifier,
+        )
+        return {
+            "classifier_accuracy": res["accuracy"],
+            "classifier_auc": res["auc"],
+            "classifier": {k: v for k, v in res.items() if k not in ("accuracy", "auc")},
+        }
+
+    def _embeddings(self, samples: list[str], metrics: set[str]) -> dict[str, Any]:
+        emb = embedding_metrics(
+            samples,
+            self.texts.evaluated,
+            self.embedding_model,
+            metrics=tuple(x for x in ("fed", "mauve") if x in metrics),
+            seed=self.seed,
+            device=self.device,
+        )
+        out: dict[str, Any] = {k: emb.pop(k) for k in ("fed", "mauve") if k in emb}
+        out["embeddings"] = emb  # model, pooling, sizes, MAUVE settings: what the numbers depend on
+        return out
+
+
+def evaluate_samples(
+    samples: str | Path,
+    references: str | Path | None = None,
+    *,
+    metrics: tuple[str, ...] | str = ("bleu", "self_bleu"),
+    tokenize: str = "treebank",
+) -> dict[str, Any]:
+    """Texygen BLEU-2..5 of a samples file against a references file, Self-BLEU-2..5 of the samples, and
+    sacrebleu corpus BLEU against aligned references, with every setting that defines the numbers (files,
+    tokenization, protocol, sacrebleu signature) in the result."""
+    metrics = parse_metrics(metrics, TEXT_METRICS, ("bleu", "self_bleu"))
+    if {"bleu", "sacrebleu"} & set(metrics) and references is None:
+        need = "bleu" if "bleu" in metrics else "sacrebleu"
+        raise SeqgenError(f"metric {need} needs --references (one reference sentence a line)")
+    start = time.perf_counter()
+    result: dict[str, Any] = {"samples": str(samples)}
+    if {"bleu", "self_bleu"} & set(metrics):
+        hyps = tokenize_file(samples, tokenize)
+        result.update({"num_samples": len(hyps), "tokenize": tokenize, "protocol": protocol(tokenize)})
+        if "bleu" in metrics:
+            refs = tokenize_file(references, tokenize)
+            result.update({"references": str(references), "num_references": len(refs), **bleu(hyps, refs)})
+        if "self_bleu" in metrics:
+            result.update(self_bleu(hyps))
+    if "sacrebleu" in metrics:
+        hyp_lines = read_lines(samples)
+        result.setdefault("num_samples", len(hyp_lines))
+        result["references"] = str(references)
+        result.update(sacrebleu_corpus(hyp_lines, read_lines(references)))
+    result["seconds"] = round(time.perf_counter() - start, 3)
+    return result
