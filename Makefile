@@ -33,9 +33,13 @@ bench: setup
 	$(PY) benchmarks/bleu_speed.py
 	$(PY) benchmarks/objective_step.py
 
+# The import rules of the layout (../shared/tools/layers.json): ruled-out imports between parts and cycles.
+LAYERS ?= ../shared/tools/layers.py
+
 lint: setup
 	$(VENV)/bin/ruff check seqgen tests benchmarks recipes
 	$(VENV)/bin/ruff format --check seqgen tests benchmarks recipes
+	@if [ -f $(LAYERS) ]; then $(PY) $(LAYERS); else echo "($(LAYERS) not found: layering not checked)"; fi
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

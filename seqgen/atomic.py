@@ -1,4 +1,4 @@
-"""Atomic folder writes: a saved folder is either the old one or the complete new one, never half of each.
+"""Safe writes: a saved folder is the old one or the complete new one, never half of each; JSON is strict.
 
 `atomic_dir(target)` yields a temporary sibling folder to write into. When the block ends without error the
 old folder (if any) is moved aside, the new one renamed into place and the old one deleted. Renames within one
@@ -9,11 +9,14 @@ removed and the previous folder is untouched.
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 
 def _aside(target: Path) -> Path:
@@ -84,3 +87,19 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def finite_or_none(x: Any) -> Any:
+    """`x` with every non-finite float (nan, inf) replaced by None, in nested dicts and lists."""
+    if isinstance(x, dict):
+        return {k: finite_or_none(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [finite_or_none(v) for v in x]
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
+
+
+def strict_json(obj: Any, indent: int | None = None) -> str:
+    """JSON that jq and JavaScript read: no bare NaN/Infinity (non-finite numbers become null)."""
+    return json.dumps(finite_or_none(obj), indent=indent, allow_nan=False)

@@ -31,7 +31,7 @@ import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -42,8 +42,11 @@ from seqgen.errors import SeqgenError, Settings, setting
 from seqgen.models.config import ModelConfig, check_fits_rows
 from seqgen.objectives.adversarial.config import AdversarialConfig, check_run
 from seqgen.objectives.scheduled_sampling_config import ScheduledSamplingConfig
-from seqgen.tokenization import TokenizerConfig
+from seqgen.tokenization import Tokenizer, TokenizerConfig
 from seqgen.training.config import TrainConfig
+
+if TYPE_CHECKING:
+    from seqgen.models import Generator
 
 try:  # POSIX; elsewhere runs are not locked (documented in the README)
     import fcntl
@@ -264,7 +267,7 @@ class RunFolder:
             raise
         return lock
 
-    def write_start(self, cfg: RunConfig, tokenizer: Any, info: dict[str, Any]) -> None:
+    def write_start(self, cfg: RunConfig, tokenizer: Tokenizer, info: dict[str, Any]) -> None:
         """The files a new run starts with: config.yaml, tokenizer/, run.json (`info` plus corpus paths)."""
         self.path.mkdir(parents=True, exist_ok=True)
         atomic_write_text(self.config_file, cfg.to_yaml())
@@ -371,7 +374,7 @@ class RunFolder:
         except SeqgenError:
             return None
 
-    def load_generator(self, which: str = "best", tokenizer: Any = None) -> Any:
+    def load_generator(self, which: str = "best", tokenizer: Tokenizer | None = None) -> Generator:
         """The run's generator ('best' or 'last'), checked against the run's tokenizer."""
         from seqgen.models import load_generator
         from seqgen.tokenization import load_tokenizer

@@ -3,7 +3,7 @@ generator's Q, and the oracle's view of a generator's samples (valid fraction, e
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from seqgen.data.config import DataConfig
 from seqgen.data.oracles.corpus import build_oracle
@@ -11,10 +11,13 @@ from seqgen.metrics.caption_oracle import caption_sample_metrics
 from seqgen.metrics.divergences import oracle_divergences
 from seqgen.metrics.exact_distribution import model_distribution
 
+if TYPE_CHECKING:
+    from seqgen.models import Generator
+
 EXACT_KEYS = ("kl_p_q", "kl_q_p", "js", "tv", "kl_q_product", "kl_p_product")
 
 
-def exact_divergences(generator: Any, data: DataConfig) -> dict[str, float]:
+def exact_divergences(generator: Generator, data: DataConfig) -> dict[str, float]:
     """KL(P||Q), KL(Q||P), JS (pi = 0.5), total variation and the KLs to the product of P's marginals, exact
     over all V^L sequences of the enumerable oracle (Q restricted to the oracle's symbols, renormalised)."""
     oracle = build_oracle(data)

@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -29,6 +29,10 @@ from seqgen.metrics.text_tokenize import _check_scheme
 from seqgen.run_folder import RunConfig, RunFolder
 from seqgen.text_sampling import sample_texts
 from seqgen.tokenization import load_tokenizer
+
+if TYPE_CHECKING:
+    from seqgen.models import Generator
+    from seqgen.tokenization import Tokenizer
 
 
 def evaluate_run(
@@ -153,9 +157,9 @@ def _chosen_metrics(
 
 
 def _likelihood(
-    gen: Any,
+    gen: Generator,
     ds: Any,
-    tokenizer: Any,
+    tokenizer: Tokenizer,
     split: str,
     batch_size: int,
     device: torch.device | str,
@@ -184,8 +188,8 @@ def _likelihood(
 
 def _sample_rows(
     scorer: SampleScorer,
-    gen: Any,
-    tokenizer: Any,
+    gen: Generator,
+    tokenizer: Tokenizer,
     temperatures: Sequence[float],
     num_samples: int,
     max_len: int,

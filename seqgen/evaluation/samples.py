@@ -190,6 +190,29 @@ class SampleScorer:
         return out
 
 
+CLASSIFIER_SETTINGS = {"kind": str, "steps": int, "batch_size": int, "lr": float}
+
+
+def classifier_settings(items: list[str]) -> dict[str, Any]:
+    """--classifier KEY=VALUE items as the keywords of the two-sample test (kind text, lr a number, the rest
+    integers); unknown keys and unreadable values are one-line errors."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep:
+            raise SeqgenError(f"--classifier expects KEY=VALUE, got {item!r}")
+        key, text = key.strip(), text.strip()
+        if key not in CLASSIFIER_SETTINGS:
+            raise SeqgenError(
+                f"unknown classifier setting {key!r}; choose from {', '.join(CLASSIFIER_SETTINGS)}"
+            )
+        try:
+            out[key] = CLASSIFIER_SETTINGS[key](text)
+        except ValueError:
+            raise SeqgenError(f"classifier setting {key} needs a number, got {text!r}") from None
+    return out
+
+
 def evaluate_samples(
     samples: str | Path,
     references: str | Path | None = None,

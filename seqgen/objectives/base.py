@@ -19,9 +19,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
+
+if TYPE_CHECKING:
+    from seqgen.tokenization import Tokenizer
 
 
 @dataclass
@@ -29,7 +32,7 @@ class TrainingContext:
     """What an objective may use of the run it is trained in."""
 
     accelerator: Any  # accelerate.Accelerator: devices, processes, prepare(), gather/reduce
-    tokenizer: Any  # seqgen Tokenizer: special ids, decode
+    tokenizer: Tokenizer  # special ids, decode
     train_ids: Any  # the training split: rows of token ids ("input_ids"), unformatted datasets.Dataset
     micro_batch: int  # sequences per micro-batch over all processes
     grad_accum: int

@@ -17,7 +17,7 @@ import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -26,6 +26,9 @@ from seqgen.config import flat_dict
 from seqgen.errors import SeqgenError, TrainingStopped
 from seqgen.run_folder import RunConfig, RunFolder, config_from_dict
 from seqgen.training.finite import all_finite
+
+if TYPE_CHECKING:
+    from seqgen.models import Generator
 
 # Keys that may change when a run is resumed: they do not change the numbers a step computes.
 RESUMABLE_CHANGES = {
@@ -122,7 +125,7 @@ def save(
     run: RunFolder,
     accelerator: Any,
     *,
-    generator: Any,
+    generator: Generator,
     objective: Any,
     counters: Counters,
     tensors: list[torch.Tensor],

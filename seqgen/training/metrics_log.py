@@ -7,6 +7,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from seqgen.atomic import strict_json
+
 
 class MetricsLog:
     """`keep_until`: the records of an earlier start that stay — those of steps <= keep_until (a resumed run
@@ -29,7 +31,7 @@ class MetricsLog:
         record = {"step": step, "split": split, **{k: _plain(v) for k, v in values.items()}}
         # Strict JSON: a non-finite value (a skipped step's loss) is written as null, never as bare NaN.
         with self.path.open("a", encoding="utf-8") as f:
-            f.write(json.dumps(_finite_or_none(record), allow_nan=False) + "\n")
+            f.write(strict_json(record) + "\n")
         if self.accelerator.trackers:
             scalars = {
                 f"{split}/{k}": v
@@ -42,13 +44,3 @@ class MetricsLog:
 
 def _plain(v: Any) -> Any:
     return float(v) if hasattr(v, "item") else v
-
-
-def _finite_or_none(x: Any) -> Any:
-    if isinstance(x, dict):
-        return {k: _finite_or_none(v) for k, v in x.items()}
-    if isinstance(x, list):
-        return [_finite_or_none(v) for v in x]
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    return x

@@ -5,7 +5,7 @@ step, <unk> rates), and the samples written at each validation."""
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from seqgen.atomic import atomic_write_text
 from seqgen.data.encoding import UNK_WARNING, count_tokens
@@ -14,6 +14,9 @@ from seqgen.errors import SeqgenError
 from seqgen.models import Generator, build_generator, load_generator
 from seqgen.run_folder import RunConfig, RunFolder
 from seqgen.text_sampling import sample_texts
+
+if TYPE_CHECKING:
+    from seqgen.tokenization import Tokenizer
 
 log = logging.getLogger("seqgen")
 
@@ -27,7 +30,7 @@ def training_data(cfg: RunConfig, run: RunFolder) -> RunData:
     return load_run_data(cfg.data, cfg.tokenizer, tokenizer, splits=("train", "valid"))
 
 
-def initial_generator(cfg: RunConfig, tokenizer: Any) -> Generator:
+def initial_generator(cfg: RunConfig, tokenizer: Tokenizer) -> Generator:
     """The generator the first step trains: init_from's, or a fresh one for `model.*` (the caller seeds)."""
     tok = tokenizer
     if cfg.init_from:
@@ -47,7 +50,9 @@ def oracle_of(cfg: RunConfig) -> Any:
     return build_oracle(cfg.data)
 
 
-def run_info(data: Any, tokenizer: Any, unk: dict[str, float], generator: Any, accelerator: Any) -> dict:
+def run_info(
+    data: Any, tokenizer: Tokenizer, unk: dict[str, float], generator: Generator, accelerator: Any
+) -> dict:
     """The facts of a new run that run.json records (besides its corpus paths)."""
     return {
         "split_rule": data.rule,
@@ -85,7 +90,9 @@ def announce(
             )
 
 
-def write_samples(run: RunFolder, generator: Any, tokenizer: Any, cfg: RunConfig, *, step: int) -> None:
+def write_samples(
+    run: RunFolder, generator: Generator, tokenizer: Tokenizer, cfg: RunConfig, *, step: int
+) -> None:
     """RUN/samples/step-N.txt: `train.num_samples` samples at a validation, seeded by (seed, step)."""
     texts = sample_texts(
         generator,

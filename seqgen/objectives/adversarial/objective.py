@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -45,6 +45,9 @@ from seqgen.objectives.adversarial.rollout import rollout_returns
 from seqgen.objectives.base import Objective, TrainingContext
 from seqgen.objectives.mle import token_nll_sum
 from seqgen.tokenization import EOS_ID
+
+if TYPE_CHECKING:
+    from seqgen.models import Generator
 
 
 class Adversarial(Objective):
@@ -130,12 +133,12 @@ class Adversarial(Objective):
 
     # ------------------------------------------------------------------ sampling and scoring
     def sample(
-        self, generator: Any, n: int, rng: torch.Generator, prefix: torch.Tensor | None = None
+        self, generator: Generator, n: int, rng: torch.Generator, prefix: torch.Tensor | None = None
     ) -> torch.Tensor:
         return sample_policy(generator, n, self.max_len, prefix=prefix, rng=rng, constraint=self.constraint)
 
     @torch.no_grad()
-    def score(self, generator: Any, ids: torch.Tensor, token_logits: bool = False) -> torch.Tensor:
+    def score(self, generator: Generator, ids: torch.Tensor, token_logits: bool = False) -> torch.Tensor:
         """Discriminator logits of rows `ids` (B,), or per-prefix logits (B, T) with `token_logits`."""
         if self.oracle_discriminator is not None:
             if token_logits:
@@ -165,7 +168,7 @@ class Adversarial(Objective):
         rows = eligible[torch.arange(groups, device=batch.device) % eligible.numel()]
         return batch[rows, 1 : 1 + k].repeat_interleave(m, dim=0)
 
-    def _draw(self, generator: Any, batch: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
+    def _draw(self, generator: Generator, batch: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
         n, m = batch.size(0), self.a.group_size
         if n % m:
             raise SeqgenError(
@@ -242,7 +245,9 @@ class Adversarial(Objective):
         )
         return loss, diag
 
-    def _bgan(self, generator: Any, fakes: torch.Tensor, logp: torch.Tensor, mask: torch.Tensor) -> tuple:
+    def _bgan(
+        self, generator: Generator, fakes: torch.Tensor, logp: torch.Tensor, mask: torch.Tensor
+    ) -> tuple:
         a = self.a
         v = self.score(generator, fakes)
         log_w = log_weights(v, a.divergence, a.pi)
@@ -257,7 +262,7 @@ class Adversarial(Objective):
         )
 
     def _reinforce(
-        self, generator: Any, fakes: torch.Tensor, logp: torch.Tensor, mask: torch.Tensor
+        self, generator: Generator, fakes: torch.Tensor, logp: torch.Tensor, mask: torch.Tensor
     ) -> tuple:
         a = self.a
         v = self.score(generator, fakes)
@@ -268,7 +273,7 @@ class Adversarial(Objective):
 
     def _per_token(
         self,
-        generator: Any,
+        generator: Generator,
         fakes: torch.Tensor,
         logp: torch.Tensor,
         mask: torch.Tensor,

@@ -7,12 +7,15 @@ V(x) = log(pi p(x) / ((1-pi) q(x))) for divergence=gan, log p/q for kl / reverse
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from seqgen.data.oracles.symbols import FIRST_SYMBOL_ID
 from seqgen.metrics.exact_distribution import model_distribution
+
+if TYPE_CHECKING:
+    from seqgen.models import Generator
 
 
 class OracleDiscriminator:
@@ -21,7 +24,7 @@ class OracleDiscriminator:
     def __init__(self, oracle: Any, divergence: str, pi: float) -> None:
         self.oracle, self.divergence, self.pi = oracle, divergence, pi
 
-    def logits(self, generator: Any, ids: torch.Tensor) -> torch.Tensor:
+    def logits(self, generator: Generator, ids: torch.Tensor) -> torch.Tensor:
         symbols = ids[:, 1 : 1 + self.oracle.length].cpu() - FIRST_SYMBOL_ID
         idx = self.oracle.index_of(symbols)
         log_q = model_distribution(generator, self.oracle).log()

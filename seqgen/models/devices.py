@@ -1,0 +1,21 @@
+"""Which torch device a command runs on: cuda when available, else cpu, or the one named."""
+
+from __future__ import annotations
+
+import torch
+
+from seqgen.errors import SeqgenError
+
+
+def resolve_device(name: str | None = None) -> torch.device:
+    """`name` ("cpu", "cuda", "cuda:1", ...) as a device, or the default; one line for an unknown name or a
+    CUDA device that is not there."""
+    if not name:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise SeqgenError(f"unknown --device {name!r} (use cpu, cuda or cuda:N)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SeqgenError(f"--device {name} asked for, but no CUDA device is available")
+    return device
