@@ -61,36 +61,45 @@ def encode_corpus(
         raise SeqgenError(f"truncation must be one of {', '.join(TRUNCATIONS)}; got {truncation!r}")
     if max_len < 2:
         raise SeqgenError(f"max_len must be at least 2 (BOS and one token), got {max_len}")
-    from datasets import Features, List, Value
-
     key = _digest(ds._fingerprint, tokenizer_digest(tokenizer), mode, max_len, truncation, _ENCODER_VERSION)
     common = dict(batched=True, remove_columns=ds.column_names, num_proc=num_proc)
-    ids = List(Value("int32"))
-
     if mode == "sentence":
-        fn = partial(_encode_sentences, tokenizer=tokenizer, max_len=max_len, drop=truncation == "drop")
-        out = _cached_map(
-            ds,
-            fn,
-            features=Features({"input_ids": ids}),
-            new_fingerprint=key,
-            desc="Encoding sentences",
-            **common,
+        return _sentence_rows(ds, tokenizer, max_len, truncation == "drop", key, common)
+    return _stream_blocks(ds, tokenizer, max_len, key, common)
+
+
+def _sentence_rows(
+    ds: Dataset, tokenizer: Any, max_len: int, drop: bool, key: str, common: dict[str, Any]
+) -> Dataset:
+    """Sentence mode of `encode_corpus`: one row per sentence, truncated or dropped past max_len."""
+    from datasets import Features, List, Value
+
+    fn = partial(_encode_sentences, tokenizer=tokenizer, max_len=max_len, drop=drop)
+    out = _cached_map(
+        ds,
+        fn,
+        features=Features({"input_ids": List(Value("int32"))}),
+        new_fingerprint=key,
+        desc="Encoding sentences",
+        **common,
+    )
+    if len(out) == 0:
+        raise SeqgenError(
+            f"every sentence is longer than max_len={max_len}: nothing left with truncation=drop"
         )
-        if len(out) == 0:
-            raise SeqgenError(
-                f"every sentence is longer than max_len={max_len}: nothing left with truncation=drop"
-            )
-        if len(out) < len(ds):
-            log.info(
-                "dropped %d of %d sentences longer than max_len=%d", len(ds) - len(out), len(ds), max_len
-            )
-        return out
+    if len(out) < len(ds):
+        log.info("dropped %d of %d sentences longer than max_len=%d", len(ds) - len(out), len(ds), max_len)
+    return out
+
+
+def _stream_blocks(ds: Dataset, tokenizer: Any, max_len: int, key: str, common: dict[str, Any]) -> Dataset:
+    """Stream mode of `encode_corpus`: the lines (each ending in EOS), concatenated, cut into whole blocks."""
+    from datasets import Features, List, Value
 
     lines = _cached_map(
         ds,
         partial(_encode_lines, tokenizer=tokenizer),
-        features=Features({"input_ids": ids}),
+        features=Features({"input_ids": List(Value("int32"))}),
         new_fingerprint=_digest(key, "lines"),
         desc="Encoding lines",
         **common,

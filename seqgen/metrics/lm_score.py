@@ -151,10 +151,8 @@ def fit_lm(
     Deterministic for `settings.seed`: initialisation runs under a forked, seeded RNG and the batch order
     comes from a seeded numpy generator, so the caller's random state is neither used nor changed.
     """
-    from seqgen.data.encoding import collate
     from seqgen.models import build_generator
     from seqgen.models.config import ModelConfig
-    from seqgen.objectives.mle import token_nll_sum
 
     if len(train_rows) == 0:
         raise SeqgenError("cannot train an LM score model on zero sentences")
@@ -173,35 +171,7 @@ def fit_lm(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(s.seed)
         gen = build_generator(model_cfg, vocab_size).to(device)  # dropout masks then follow from the seed too
-        opt = torch.optim.Adam(gen.parameters(), lr=s.lr)
-        rng = np.random.default_rng(s.seed)
-        order: list[int] = []
-        best = (math.inf, 0, copy.deepcopy(gen.state_dict()))
-        evals_since_best = 0
-        step = 0
-        while step < s.max_steps:
-            if len(order) < s.batch_size:
-                order += rng.permutation(len(train_rows)).tolist()
-            idx, order = order[: s.batch_size], order[s.batch_size :]
-            gen.train()
-            batch = collate([train_rows[i] for i in idx], gen.pad_id).to(device)
-            nll, n = token_nll_sum(gen, batch, gen.pad_id)
-            loss = nll / n.clamp(min=1)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(gen.parameters(), 1.0)
-            opt.step()
-            step += 1
-            if step % s.eval_every == 0 or step == s.max_steps:
-                valid_nll, _ = rows_nll(gen, valid_rows)
-                if not math.isfinite(valid_nll):
-                    raise SeqgenError(f"LM score model diverged (validation NLL {valid_nll}) at step {step}")
-                if valid_nll < best[0]:
-                    best, evals_since_best = (valid_nll, step, copy.deepcopy(gen.state_dict())), 0
-                else:
-                    evals_since_best += 1
-                    if evals_since_best >= s.patience:
-                        break
+        step, best = _train_early_stopped(gen, train_rows, valid_rows, s, device)
     gen.load_state_dict(best[2])
     gen.eval()
     return gen, {
@@ -210,6 +180,58 @@ def fit_lm(
         "valid_nll": best[0],
         "train_sentences": len(train_rows),
     }
+
+
+def _train_early_stopped(
+    gen: Any,
+    train_rows: Sequence[Sequence[int]],
+    valid_rows: Sequence[Sequence[int]],
+    s: LMSettings,
+    device: torch.device | str,
+) -> tuple[int, tuple[float, int, dict[str, torch.Tensor]]]:
+    """Adam steps on minibatches of seeded passes over `train_rows`, evaluated every `eval_every` steps, until
+    `max_steps` or `patience` evaluations without a better validation NLL: (steps taken, best), where best is
+    (validation NLL, step, a copy of the weights) of the best evaluation (the initial weights at inf)."""
+    opt = torch.optim.Adam(gen.parameters(), lr=s.lr)
+    rng = np.random.default_rng(s.seed)
+    order: list[int] = []
+    best = (math.inf, 0, copy.deepcopy(gen.state_dict()))
+    evals_since_best = 0
+    step = 0
+    while step < s.max_steps:
+        if len(order) < s.batch_size:
+            order += rng.permutation(len(train_rows)).tolist()
+        idx, order = order[: s.batch_size], order[s.batch_size :]
+        _mle_step(gen, opt, [train_rows[i] for i in idx], device)
+        step += 1
+        if step % s.eval_every == 0 or step == s.max_steps:
+            valid_nll, _ = rows_nll(gen, valid_rows)
+            if not math.isfinite(valid_nll):
+                raise SeqgenError(f"LM score model diverged (validation NLL {valid_nll}) at step {step}")
+            if valid_nll < best[0]:
+                best, evals_since_best = (valid_nll, step, copy.deepcopy(gen.state_dict())), 0
+            else:
+                evals_since_best += 1
+                if evals_since_best >= s.patience:
+                    break
+    return step, best
+
+
+def _mle_step(
+    gen: Any, opt: torch.optim.Optimizer, rows: Sequence[Sequence[int]], device: torch.device | str
+) -> None:
+    """One train-mode step of mean token NLL on `rows` (padded into one batch), gradient norm clipped to 1."""
+    from seqgen.data.encoding import collate
+    from seqgen.objectives.mle import token_nll_sum
+
+    gen.train()
+    batch = collate(rows, gen.pad_id).to(device)
+    nll, n = token_nll_sum(gen, batch, gen.pad_id)
+    loss = nll / n.clamp(min=1)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(gen.parameters(), 1.0)
+    opt.step()
 
 
 # ------------------------------------------------------------------------------------- reference LM

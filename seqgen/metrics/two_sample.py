@@ -33,6 +33,21 @@ from seqgen.models.discriminator import SequenceDiscriminator, build_discriminat
 
 MIN_SEQUENCES = 4  # per set: two to train on and two to test on
 EVAL_BATCH = 256
+# The discriminator's hyper-parameters that the result reports (under "discriminator").
+REPORTED_SETTINGS = (
+    "kind",
+    "vocab_size",
+    "pad_token_id",
+    "emb_dim",
+    "hidden_dim",
+    "num_layers",
+    "filter_widths",
+    "num_filters",
+    "num_heads",
+    "max_len",
+    "dropout",
+    "cell",
+)
 
 
 def roc_auc(scores_pos: Sequence[float] | np.ndarray | torch.Tensor, scores_neg: Any) -> float:
@@ -83,22 +98,13 @@ def classifier_two_sample_test(
     `build_discriminator`, with max_len defaulting to the longest sequence). Too few sequences, empty
     sequences, ids outside the vocabulary or impossible settings raise a one-line `SeqgenError`.
     """
-    for name, value in (("steps", steps), ("batch_size", batch_size)):
-        if value < 1:
-            raise SeqgenError(f"two-sample test: {name} must be at least 1, got {value}")
-    if not lr > 0:
-        raise SeqgenError(f"two-sample test: lr must be positive, got {lr}")
-    real_len = _lengths(real, "real")
-    fake_len = _lengths(fake, "fake")
-    width = int(max(real_len.max(), fake_len.max()))
-    real_ids = _encode(real, "real", width, vocab_size, pad_id)
-    fake_ids = _encode(fake, "fake", width, vocab_size, pad_id)
+    _check_settings(steps, batch_size, lr)
+    (real_ids, real_len), (fake_ids, fake_len), width = _encode_sets(real, fake, vocab_size, pad_id)
     disc_kwargs.setdefault("max_len", width)
 
     gen = torch.Generator().manual_seed(seed)
-    n = min(len(real_ids), len(fake_ids))
-    real_keep = torch.randperm(len(real_ids), generator=gen)[:n]
-    fake_keep = torch.randperm(len(fake_ids), generator=gen)[:n]
+    real_keep, fake_keep = _balanced_shuffles(len(real_ids), len(fake_ids), gen)
+    n = len(real_keep)
     n_train = n // 2
     train_ids, train_len, train_y = _pool(
         (real_ids, real_len, real_keep[:n_train]), (fake_ids, fake_len, fake_keep[:n_train])
@@ -111,14 +117,8 @@ def classifier_two_sample_test(
         losses = _train(disc, train_ids, train_len, train_y, steps, batch_size, lr, gen, device)
     real_scores = _score(disc, real_ids[real_keep[n_train:]], real_len[real_keep[n_train:]], device)
     fake_scores = _score(disc, fake_ids[fake_keep[n_train:]], fake_len[fake_keep[n_train:]], device)
-
-    correct = int((real_scores > 0).sum()) + int((fake_scores <= 0).sum())
-    tail = losses[-max(1, steps // 10) :]
-    cfg = disc.config
     return {
-        "accuracy": correct / (len(real_scores) + len(fake_scores)),
-        "auc": roc_auc(real_scores, fake_scores),
-        "train_loss": float(sum(tail) / len(tail)),
+        **_classifier_figures(real_scores, fake_scores, losses),
         "seed": seed,
         "kind": kind,
         "steps": steps,
@@ -130,24 +130,48 @@ def classifier_two_sample_test(
         "n_test_fake": n - n_train,
         "n_dropped_real": len(real_ids) - n,
         "n_dropped_fake": len(fake_ids) - n,
-        "discriminator": {
-            key: getattr(cfg, key)
-            for key in (
-                "kind",
-                "vocab_size",
-                "pad_token_id",
-                "emb_dim",
-                "hidden_dim",
-                "num_layers",
-                "filter_widths",
-                "num_filters",
-                "num_heads",
-                "max_len",
-                "dropout",
-                "cell",
-            )
-        },
+        "discriminator": {key: getattr(disc.config, key) for key in REPORTED_SETTINGS},
     }
+
+
+def _balanced_shuffles(n_real: int, n_fake: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """A seeded permutation of each set's rows (real drawn first), both cut to the smaller set's size."""
+    n = min(n_real, n_fake)
+    return torch.randperm(n_real, generator=gen)[:n], torch.randperm(n_fake, generator=gen)[:n]
+
+
+def _classifier_figures(
+    real_scores: np.ndarray, fake_scores: np.ndarray, losses: list[float]
+) -> dict[str, float]:
+    """accuracy and auc on the test rows, and train_loss: the mean loss of the last 10% of the steps."""
+    correct = int((real_scores > 0).sum()) + int((fake_scores <= 0).sum())
+    tail = losses[-max(1, len(losses) // 10) :]
+    return {
+        "accuracy": correct / (len(real_scores) + len(fake_scores)),
+        "auc": roc_auc(real_scores, fake_scores),
+        "train_loss": float(sum(tail) / len(tail)),
+    }
+
+
+def _check_settings(steps: int, batch_size: int, lr: float) -> None:
+    """One-line errors for training settings that cannot train a classifier."""
+    for name, value in (("steps", steps), ("batch_size", batch_size)):
+        if value < 1:
+            raise SeqgenError(f"two-sample test: {name} must be at least 1, got {value}")
+    if not lr > 0:
+        raise SeqgenError(f"two-sample test: lr must be positive, got {lr}")
+
+
+def _encode_sets(
+    real: Sequence[Sequence[int]], fake: Sequence[Sequence[int]], vocab_size: int, pad_id: int
+) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor], int]:
+    """((ids, lengths) of real, (ids, lengths) of fake, width): both sets checked and padded to one width."""
+    real_len = _lengths(real, "real")
+    fake_len = _lengths(fake, "fake")
+    width = int(max(real_len.max(), fake_len.max()))
+    real_ids = _encode(real, "real", width, vocab_size, pad_id)
+    fake_ids = _encode(fake, "fake", width, vocab_size, pad_id)
+    return (real_ids, real_len), (fake_ids, fake_len), width
 
 
 def _lengths(seqs: Sequence[Sequence[int]], which: str) -> torch.Tensor:
