@@ -1,4 +1,4 @@
-"""Shared test fixtures."""
+"""Shared test fixtures. Shared constants and helpers (tiny configs, the error contract) are in helpers.py."""
 
 from __future__ import annotations
 
@@ -17,6 +17,33 @@ atexit.register(shutil.rmtree, _CACHE, ignore_errors=True)
 os.environ.setdefault("HF_DATASETS_CACHE", _CACHE)
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny complete run (valid and test splits, best generator, resumable checkpoint), trained once for the
+    session (helpers.TINY_NO_SAMPLES). Never modified: tests that damage a run use `run_copy`."""
+    from helpers import TINY_NO_SAMPLES  # imported here: the environment above must be set first
+
+    from seqgen.cli import main
+
+    path = tmp_path_factory.mktemp("run") / "run"
+    assert main(["train", *TINY_NO_SAMPLES, f"out={path}"]) == 0
+    return path
+
+
+@pytest.fixture
+def run_copy(run: Path, tmp_path: Path) -> Path:
+    """A private copy of `run` to damage. Its config.yaml says out=<the copy> so that resuming it tests only
+    what the test damaged (and not whether a moved run folder may be resumed: see test_cli.py)."""
+    import yaml
+
+    copy = tmp_path / "copy"
+    shutil.copytree(run, copy)
+    cfg = yaml.safe_load((copy / "config.yaml").read_text(encoding="utf-8"))
+    cfg["out"] = str(copy)
+    (copy / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
+    return copy
 
 
 @pytest.fixture

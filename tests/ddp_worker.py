@@ -1,5 +1,5 @@
-"""Run by tests/test_distributed.py under torchrun (2 CPU processes): trains a few steps, then checks that
-every rank holds identical parameters and reports the batch each rank saw. Not a test module itself."""
+"""Run by tests/test_training_distributed.py under torchrun (2 CPU processes): trains a few steps, then checks
+that every rank holds identical parameters and reports the batch each rank saw. Not a test module itself."""
 
 from __future__ import annotations
 

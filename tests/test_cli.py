@@ -15,15 +15,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import QUIET, REPO, TINY, TINY_DATA, TINY_LSTM, TINY_STEPS
 
 from seqgen.cli import main
 
-REPO = Path(__file__).resolve().parents[1]
-QUIET = ["train.progress=false", "train.tensorboard=false"]
-TINY_DATA = ["data.caption_sentences=300", "data.holdout=30", "data.max_len=20"]
-TINY_LSTM = ["model.kind=lstm", "model.emb_dim=16", "model.hidden_dim=32"]
-TINY_STEPS = ["train.max_steps=5", "train.batch_size=8", *QUIET]
-TINY = [*TINY_DATA, *TINY_LSTM, *TINY_STEPS]
 WORDS = "the a cat dog sat on mat ran fast slow big small red".split()
 
 

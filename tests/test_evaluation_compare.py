@@ -9,10 +9,10 @@ import json
 from pathlib import Path
 
 import pytest
+from helpers import QUIET
 
 from seqgen.cli import main
 
-QUIET = ["train.progress=false", "train.tensorboard=false"]
 DATA = ["data.caption_sentences=1500", "data.holdout=150", "data.max_len=24"]
 MODEL = ["model.kind=lstm", "model.emb_dim=32", "model.hidden_dim=64", "train.batch_size=32", *QUIET]
 LM = ["--lm", "emb_dim=16", "--lm", "hidden_dim=32", "--lm", "max_steps=60", "--lm", "eval_every=20"]

@@ -454,7 +454,8 @@ def _ddp_worker(rank: int, init_file: str, result_file: str) -> None:
     dist.destroy_process_group()
 
 
-@pytest.mark.slow  # two spawned processes; the trainer's ObjectiveModule path is covered by test_distributed
+# two spawned processes; the trainer's ObjectiveModule path is covered by test_training_distributed.py
+@pytest.mark.slow
 def test_ddp_all_reduces_the_gradients_in_every_mode(tmp_path):
     """Exact mode calls the wrapped model once per position and soft mixing swaps embeddings inside it; DDP
     must still see every forward (a direct call of the inner LM would leave the ranks' gradients apart)."""

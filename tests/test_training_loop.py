@@ -7,21 +7,12 @@ import math
 
 import pytest
 import torch
+from helpers import QUIET_LOG_EVERY_STEP, TINY_GPT, TINY_LSTM
 
 from seqgen.errors import SeqgenError
 from seqgen.models import load_generator
 from seqgen.run_folder import load_config
 from seqgen.training.trainer import Trainer, train
-
-TINY_LSTM = ["model.kind=lstm", "model.emb_dim=16", "model.hidden_dim=32"]
-TINY_GPT = [
-    "model.kind=transformer",
-    "model.num_layers=1",
-    "model.d_model=16",
-    "model.num_heads=2",
-    "model.context=32",
-]
-QUIET = ["train.progress=false", "train.tensorboard=false", "train.num_samples=0", "train.log_every=1"]
 
 
 def cfg_for(tmp_path, name, *extra, corpus=None):
@@ -33,7 +24,7 @@ def cfg_for(tmp_path, name, *extra, corpus=None):
             "data.max_len=24",
             "train.batch_size=16",
             "train.warmup_steps=2",
-            *QUIET,
+            *QUIET_LOG_EVERY_STEP,
             f"out={tmp_path / name}",
             *extra,
         ],

@@ -1,84 +1,37 @@
-"""Nothing silently wrong in a run: values that mean nothing are refused, a run started from another run
-inherits its corpus, non-finite weights are never checkpointed, a second writer is locked out, and every way a
-run can be cut short leaves a folder that resumes.
+"""Nothing silently wrong in a training run (seqgen.training): a run started from another run inherits its
+corpus, tokenizer and model (and refuses settings that contradict them), a resume needs only the folder,
+non-finite weights are never checkpointed, every way a run can be cut short (interrupt, full disk, a kill
+before the first checkpoint) leaves a folder that resumes, and <unk> rates are printed, recorded and warned.
 
-Most cases call `seqgen.cli.main` in-process (see test_errors.py for the one-line error contract); the lock
-test runs a real training process and kills it with SIGKILL.
+Most cases call `seqgen.cli.main` in-process; refusals are the one-line error of helpers.py. Config values
+that mean nothing are in test_config_errors.py; the run folder's lock and temporaries in test_run_folder.py.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
+from helpers import QUIET_NO_SAMPLES, TINY_DATA, TINY_LSTM, TINY_NO_SAMPLES, fails, ok, strict_json_lines
 from safetensors.torch import load_file
-from test_errors import QUIET, TINY, TINY_DATA, TINY_LSTM, fails
 
 from seqgen.cli import main
 from seqgen.errors import SeqgenError
 from seqgen.run_folder import load_config
 from seqgen.training.trainer import Trainer, train
 
-REPO = Path(__file__).resolve().parents[1]
-
-
-def ok(capsys: pytest.CaptureFixture, *argv: object) -> str:
-    """Run `seqgen argv` in-process; it must succeed. Returns stderr."""
-    capsys.readouterr()
-    rc = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    assert rc == 0, err
-    return err
-
-
-def strict_json_lines(path: Path) -> list[dict]:
-    def refuse(name: str) -> None:
-        raise AssertionError(f"bare {name} in {path}")
-
-    return [json.loads(line, parse_constant=refuse) for line in path.read_text().splitlines()]
-
 
 def weights(folder: Path) -> dict[str, torch.Tensor]:
     return load_file(str(folder / "model.safetensors"))
 
 
-# ------------------------------------------------------------------------------ values that mean nothing
-@pytest.mark.parametrize(
-    ("setting", "key"),
-    [
-        ("train.beta1=1.5", "train.beta1"),
-        ("train.beta2=1.0", "train.beta2"),
-        ("train.beta2=-0.5", "train.beta2"),
-        ("train.lr=nan", "train.lr"),
-        ("train.lr=inf", "train.lr"),
-        ("train.weight_decay=-0.1", "train.weight_decay"),
-        ("train.weight_decay=nan", "train.weight_decay"),
-        ("train.grad_clip=-1", "train.grad_clip"),
-        ("train.grad_clip=nan", "train.grad_clip"),
-        ("train.min_lr_ratio=1.5", "train.min_lr_ratio"),
-        ("train.min_lr_ratio=-0.1", "train.min_lr_ratio"),
-        ("train.seed=-1", "train.seed"),
-        ("train.seed=99999999999999999999", "train.seed"),
-        ("adv.d_lr=nan", "adv.d_lr"),
-        ("adv.d_beta1=1.5", "adv.d_beta1"),
-        ("adv.d_beta2=1", "adv.d_beta2"),
-    ],
-)
-def test_values_that_mean_nothing_are_refused_naming_the_key(tmp_path, capsys, setting, key):
-    extra = ["objective=adversarial"] if setting.startswith("adv.") else []
-    fails(capsys, "train", *TINY, *extra, setting, f"out={tmp_path / 'run'}", says=(key,))
-    assert not (tmp_path / "run").exists()
+# ------------------------------------------------------------------------- init_from inherits the corpus
 
 
-# --------------------------------------------------------------------------- init_from inherits the corpus
 @pytest.fixture(scope="module")
 def word_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A word-level run on a user's corpus, trained with a RELATIVE corpus path from its own folder."""
@@ -102,7 +55,7 @@ def word_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
                 "model.hidden_dim=32",
                 "train.max_steps=4",
                 "train.batch_size=8",
-                *QUIET,
+                *QUIET_NO_SAMPLES,
                 "out=runs/word",
             ],
         )
@@ -124,7 +77,7 @@ def test_init_from_inherits_data_tokenizer_and_model_and_records_them(
         f"init_from={source}",
         "train.max_steps=2",
         "train.batch_size=8",
-        *QUIET,
+        *QUIET_NO_SAMPLES,
         "out=runs/x",
     )
     assert "starting from the generator of" in err
@@ -154,7 +107,7 @@ def test_init_from_refuses_settings_that_contradict_the_loaded_run(word_run, tmp
         f"init_from={source}",
         setting,
         "train.max_steps=1",
-        *QUIET,
+        *QUIET_NO_SAMPLES,
         f"out={tmp_path / 'x'}",
         says=says,
     )
@@ -172,7 +125,7 @@ def test_init_from_with_another_corpus_given_uses_that_corpus(word_run, tmp_path
         f"data.train={other}",
         "train.max_steps=1",
         "train.batch_size=8",
-        *QUIET,
+        *QUIET_NO_SAMPLES,
         f"out={tmp_path / 'x'}",
     )
     saved = yaml.safe_load((tmp_path / "x/config.yaml").read_text())
@@ -180,15 +133,19 @@ def test_init_from_with_another_corpus_given_uses_that_corpus(word_run, tmp_path
 
 
 # ----------------------------------------------------------------------------------- resume inherits all
+
+
 def test_resume_needs_only_the_folder(tmp_path, capsys):
     run = tmp_path / "run"
-    ok(capsys, "train", *TINY, "train.save_every=5", f"out={run}")
+    ok(capsys, "train", *TINY_NO_SAMPLES, "train.save_every=5", f"out={run}")
     err = ok(capsys, "train", f"out={run}", "resume=true", "train.max_steps=7")
     assert f"resuming {run} from step 5" in err
     assert json.loads((run / "checkpoint/trainer.json").read_text())["step"] == 7
 
 
-# ------------------------------------------------------------------------------------- non-finite weights
+# ------------------------------------------------------------------------------------ non-finite weights
+
+
 HUGE_LR = ["train.lr=1e39", "train.warmup_steps=0"]
 
 
@@ -196,13 +153,17 @@ def test_an_update_that_overflows_the_weights_stops_before_anything_is_saved(tmp
     # lr = 1e39 is finite as a Python float but not in float32: the first update makes the weights infinite
     # although the loss of step 1 was finite.
     run = tmp_path / "run"
-    line = fails(capsys, "train", *TINY, *HUGE_LR, "train.save_every=1", f"out={run}", says=("step 1",))
+    line = fails(
+        capsys, "train", *TINY_NO_SAMPLES, *HUGE_LR, "train.save_every=1", f"out={run}", says=("step 1",)
+    )
     assert "non-finite" in line and "no checkpoint" in line
     assert not (run / "checkpoint").exists() and not (run / "generator").exists()
 
 
 def test_the_stop_message_names_the_checkpoint_that_exists_and_it_is_finite(tmp_path, monkeypatch):
-    cfg = load_config(None, [*TINY, "train.max_steps=6", "train.save_every=2", f"out={tmp_path / 'run'}"])
+    cfg = load_config(
+        None, [*TINY_NO_SAMPLES, "train.max_steps=6", "train.save_every=2", f"out={tmp_path / 'run'}"]
+    )
     trainer = Trainer(cfg)
     step = trainer.optimizer.step
 
@@ -224,81 +185,50 @@ def test_the_stop_message_names_the_checkpoint_that_exists_and_it_is_finite(tmp_
 
 def test_skip_mode_skips_the_update_that_would_make_weights_non_finite(tmp_path, capsys):
     run = tmp_path / "run"
-    ok(capsys, "train", *TINY, *HUGE_LR, "train.on_nonfinite=skip", "train.log_every=1", f"out={run}")
+    ok(
+        capsys,
+        "train",
+        *TINY_NO_SAMPLES,
+        *HUGE_LR,
+        "train.on_nonfinite=skip",
+        "train.log_every=1",
+        f"out={run}",
+    )
     records = strict_json_lines(run / "metrics.jsonl")  # valid JSON: no bare NaN
     train_records = [r for r in records if r["split"] == "train"]
     assert len(train_records) == 5 and all(r.get("skipped") == 1.0 for r in train_records)
     final = weights(run / "checkpoint/generator")
     assert all(torch.isfinite(t).all() for t in final.values())
     # every update was undone: the weights are those of initialisation (same seed, fresh model)
-    fresh = Trainer(load_config(None, [*TINY, *HUGE_LR, f"out={tmp_path / 'fresh'}"]))
+    fresh = Trainer(load_config(None, [*TINY_NO_SAMPLES, *HUGE_LR, f"out={tmp_path / 'fresh'}"]))
     for k, v in fresh.unwrapped.lm.state_dict().items():
         assert torch.equal(final[k], v), k
     fresh.close()
 
 
-# ----------------------------------------------------------------------------------------------- lock
-def _start_training(run: Path) -> subprocess.Popen:
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "seqgen", "train", *TINY, "train.max_steps=100000", "train.save_every=0"]
-    return subprocess.Popen(
-        [*cmd, f"out={run}"], cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-
-
-def test_a_second_writer_is_refused_naming_the_live_process_and_kill_9_leaves_no_stale_lock(tmp_path, capsys):
-    run = tmp_path / "run"
-    proc = _start_training(run)
-    try:
-        deadline = time.time() + 120
-        while not (run / "metrics.jsonl").exists():  # past the setup: the lock is held
-            assert proc.poll() is None, proc.stderr.read().decode()
-            assert time.time() < deadline
-            time.sleep(0.2)
-        before = (run / "config.yaml").read_bytes()
-        for extra in ([], ["resume=true"]):
-            fails(capsys, "train", *TINY, f"out={run}", *extra, says=("in use", f"pid {proc.pid}"))
-        assert (run / "config.yaml").read_bytes() == before
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-    # The OS released the flock with the process; the killed run had no checkpoint, so it starts again.
-    err = ok(capsys, "train", f"out={run}", "resume=true", "train.max_steps=3", "train.log_every=1")
-    assert "no checkpoint yet: starting it from step 0" in err
-    steps = [r["step"] for r in strict_json_lines(run / "metrics.jsonl") if r["split"] == "train"]
-    assert steps == [1, 2, 3]  # nothing of the killed run's log is left
+# --------------------------------------------------------------------------------------------- cut short
 
 
 def test_resume_of_a_run_stopped_before_its_first_checkpoint_starts_from_step_0(tmp_path, capsys):
     cfg = load_config(
         None,
-        [*TINY, "train.max_steps=6", "train.save_every=100", "train.log_every=1", f"out={tmp_path / 'run'}"],
+        [
+            *TINY_NO_SAMPLES,
+            "train.max_steps=6",
+            "train.save_every=100",
+            "train.log_every=1",
+            f"out={tmp_path / 'run'}",
+        ],
     )
     train(cfg, stop_after=3)  # as if killed: 3 steps logged, no checkpoint
     assert not (tmp_path / "run/checkpoint").exists()
-    fails(capsys, "train", *TINY, f"out={tmp_path / 'run'}", says=("not empty", "resume=true"))
+    fails(capsys, "train", *TINY_NO_SAMPLES, f"out={tmp_path / 'run'}", says=("not empty", "resume=true"))
     err = ok(capsys, "train", f"out={tmp_path / 'run'}", "resume=true")
     assert "starting it from step 0" in err
     steps = [r["step"] for r in strict_json_lines(tmp_path / "run/metrics.jsonl") if r["split"] == "train"]
     assert steps == [1, 2, 3, 4, 5, 6]
 
 
-def test_stale_temporaries_of_a_killed_save_are_removed_when_the_run_is_next_opened(tmp_path, capsys):
-    run = tmp_path / "run"
-    ok(capsys, "train", *TINY, f"out={run}")
-    dead = 2**22 + 12345  # above the default pid_max of 4194304: no such process
-    (run / f".checkpoint.tmp-{dead}" / "state").mkdir(parents=True)
-    (run / f".run.json.tmp-{dead}").write_text("{}")
-    (run / "samples").mkdir()
-    (run / "samples" / f".step-5.txt.tmp-{dead}").write_text("x")
-    live = run / ".generator.tmp-1"  # pid 1 is alive: a save in progress elsewhere is left alone
-    live.mkdir()
-    ok(capsys, "train", *TINY, f"out={run}", "resume=true", "train.max_steps=6")
-    left = sorted(p.name for p in [*run.iterdir(), *(run / "samples").iterdir()] if ".tmp-" in p.name)
-    assert left == [live.name]
-
-
-# ------------------------------------------------------------------------------------------ messages
 def test_an_interrupt_names_the_checkpoint_on_disk_and_the_resume_command(tmp_path, capsys, monkeypatch):
     run = tmp_path / "run"
     calls = {"n": 0}
@@ -312,7 +242,7 @@ def test_an_interrupt_names_the_checkpoint_on_disk_and_the_resume_command(tmp_pa
 
     monkeypatch.setattr(Trainer, "train_step", interrupted)
     capsys.readouterr()
-    assert main([*"train".split(), *TINY, "train.save_every=2", f"out={run}"]) == 130
+    assert main([*"train".split(), *TINY_NO_SAMPLES, "train.save_every=2", f"out={run}"]) == 130
     err = capsys.readouterr().err
     assert "interrupted at step 3" in err and "the checkpoint of step 2 is intact" in err, err
     assert f"seqgen train out={run} resume=true" in err
@@ -340,12 +270,22 @@ def test_disk_full_during_a_save_names_the_folder_and_keeps_the_previous_checkpo
         return save_state(self, *args, **kwargs)
 
     monkeypatch.setattr(Accelerator, "save_state", full_disk)
-    line = fails(capsys, "train", *TINY, "train.save_every=2", f"out={run}", says=("no space left", str(run)))
+    line = fails(
+        capsys,
+        "train",
+        *TINY_NO_SAMPLES,
+        "train.save_every=2",
+        f"out={run}",
+        says=("no space left", str(run)),
+    )
     assert "the checkpoint of step 2 is intact" in line
     assert json.loads((run / "checkpoint/trainer.json").read_text())["step"] == 2
     assert not [p for p in run.iterdir() if ".tmp-" in p.name]
     monkeypatch.undo()
     ok(capsys, "train", f"out={run}", "resume=true")
+
+
+# ---------------------------------------------------------------------------------------------- messages
 
 
 def test_discriminator_pretraining_shows_a_progress_bar(tmp_path, capsys):
@@ -365,7 +305,9 @@ def test_discriminator_pretraining_shows_a_progress_bar(tmp_path, capsys):
     assert "discriminator pre-training" in err
 
 
-# ------------------------------------------------------------------------------ where the corpus lives
+# -------------------------------------------------------------------------------- where the corpus lives
+
+
 def test_a_run_trained_on_a_relative_path_evaluates_from_another_directory(
     word_run, tmp_path, capsys, monkeypatch
 ):
@@ -377,7 +319,9 @@ def test_a_run_trained_on_a_relative_path_evaluates_from_another_directory(
     assert result["tokens"] > 0 and "unk_fraction" in result
 
 
-# ------------------------------------------------------------------------------------ out of vocabulary
+# ------------------------------------------------------------------------------------- out of vocabulary
+
+
 def test_out_of_vocabulary_rate_is_printed_recorded_warned_and_evaluated(tmp_path, capsys):
     # Punctuation attached to words: "dog," and "dog." are other words than "dog", so a capped vocabulary
     # turns many test tokens into <unk>.
@@ -395,7 +339,7 @@ def test_out_of_vocabulary_rate_is_printed_recorded_warned_and_evaluated(tmp_pat
         *TINY_LSTM,
         "train.max_steps=2",
         "train.batch_size=8",
-        *QUIET,
+        *QUIET_NO_SAMPLES,
         f"out={run}",
     )
     info = json.loads((run / "run.json").read_text())
