@@ -32,6 +32,7 @@ bench: setup
 	$(PY) benchmarks/sampling.py
 	$(PY) benchmarks/bleu_speed.py
 	$(PY) benchmarks/objective_step.py
+	$(PY) benchmarks/compare_speed.py
 
 # The import rules of the layout (../shared/tools/layers.json): ruled-out imports between parts and cycles.
 LAYERS ?= ../shared/tools/layers.py

@@ -23,7 +23,7 @@ from seqgen.data.tokenizer_base import (
     Tokenizer,
     load_tokenizer,
 )
-from seqgen.data.vocab_tokenizers import CharTokenizer, WordTokenizer
+from seqgen.data.vocab_tokenizers import SPLITS, CharTokenizer, WordTokenizer
 from seqgen.errors import SeqgenError, Settings, setting
 
 __all__ = [
@@ -57,6 +57,11 @@ class TokenizerConfig(Settings):
     model_type: str = setting("unigram", "sentencepiece model type", ("unigram", "bpe"))
     min_freq: int = setting(1, "word: keep words seen at least this often")
     max_vocab: int = setting(0, "word/char: keep at most this many symbols, most frequent first (0 = all)")
+    split: str = setting(
+        "whitespace",
+        "word: how lines become words: whitespace (str.split) or treebank (nltk's rules: night. -> night .)",
+        SPLITS,
+    )
 
     def check(self) -> None:
         self.at_least(1, "min_freq")
@@ -76,6 +81,7 @@ def train_tokenizer(
     model_type: str = "unigram",
     min_freq: int = 1,
     max_vocab: int = 0,
+    split: str = "whitespace",
 ) -> Tokenizer:
     """Train a `kind` tokenizer on `lines` (an iterable, read once); settings of other kinds are ignored."""
     if isinstance(lines, str):
@@ -83,7 +89,7 @@ def train_tokenizer(
     if kind == "char":
         return CharTokenizer.train(lines, max_vocab=max_vocab)
     if kind == "word":
-        return WordTokenizer.train(lines, min_freq=min_freq, max_vocab=max_vocab)
+        return WordTokenizer.train(lines, min_freq=min_freq, max_vocab=max_vocab, split=split)
     if kind == "sentencepiece":
         return SentencePieceTokenizer.train(lines, vocab_size=vocab_size, model_type=model_type)
     raise SeqgenError(f"unknown tokenizer kind {kind!r} (expected {', '.join(KINDS)})")

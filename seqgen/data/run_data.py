@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from seqgen.data.config import SYMBOL_ORACLES, DataConfig
-from seqgen.data.corpus import resolve_splits
+from seqgen.data.corpus import Splits, resolve_splits
 from seqgen.data.encoding import encode_corpus
 from seqgen.errors import SeqgenError
 from seqgen.tokenization import Tokenizer, TokenizerConfig, load_tokenizer, train_tokenizer
@@ -27,6 +27,7 @@ class RunData:
     valid: Any | None
     test: Any | None
     rule: str
+    texts: Splits | None = None  # the splits' text, before encoding (column "text")
 
 
 def saved_tokenizer(
@@ -70,6 +71,7 @@ def tokenizer_from_config(t: TokenizerConfig, texts: Any) -> Tokenizer:
         model_type=t.model_type,
         min_freq=t.min_freq,
         max_vocab=t.max_vocab,
+        split=t.split,
     )
 
 
@@ -89,4 +91,4 @@ def load_run_data(
             return None
         return encode_corpus(ds, tok, mode=data.mode, max_len=data.max_len, truncation=data.truncation)
 
-    return RunData(tok, enc(s.train, "train"), enc(s.valid, "valid"), enc(s.test, "test"), s.rule)
+    return RunData(tok, enc(s.train, "train"), enc(s.valid, "valid"), enc(s.test, "test"), s.rule, s)

@@ -119,11 +119,24 @@ class SentencePieceTokenizer(Tokenizer):
     def vocab_size(self) -> int:
         return self._sp.get_piece_size()
 
+    @property
+    def model_proto(self) -> bytes:
+        """The serialized sentencepiece model (what spm.model holds)."""
+        return self._proto
+
     def encode(self, text: str) -> list[int]:
         return self._sp.encode(text)
 
     def encode_batch(self, texts: Iterable[str]) -> list[list[int]]:
         return self._sp.encode(list(texts))
+
+    def char_ends(self, text: str) -> list[int]:
+        # Each piece's surface is the text it stands for (the dummy-prefix piece's is empty); they tile it.
+        ends, at = [], 0
+        for piece in self._sp.encode(text, return_type="proto").pieces:
+            at += len(piece.surface)
+            ends.append(at)
+        return ends
 
     def _decode(self, ids: list[int]) -> str:
         return self._sp.decode(ids)

@@ -47,6 +47,14 @@ class Tokenizer(ABC):
         """Token ids of `text`, without BOS/EOS; anything outside the vocabulary becomes `unk_id`."""
 
     @abstractmethod
+    def char_ends(self, text: str) -> list[int]:
+        """Where each token of ``encode(text)`` ends in `text`, in characters: token k stands for
+        ``text[ends[k-1]:ends[k]]`` (a token owns the whitespace before it). ``text[ends[-1]:]`` (trailing
+        whitespace; all of `text` when it has no tokens) belongs to no token: it goes with the EOS after it.
+        This is how a likelihood's characters and words are counted on the text (seqgen.data.text_coverage).
+        """
+
+    @abstractmethod
     def _decode(self, ids: list[int]) -> str: ...
 
     @abstractmethod
@@ -120,6 +128,11 @@ def load_tokenizer(directory: str | Path) -> Tokenizer:
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise SeqgenError(f"tokenizer file is not valid JSON: {path}") from None
     kind = cfg.get("kind") if isinstance(cfg, dict) else None
+    if kind is None and _is_hugging_face(cfg):
+        raise SeqgenError(
+            f"{path} is a Hugging Face tokenizer (as a run's generator/ folder holds), not a seqgen "
+            "tokenizer folder: give the run's tokenizer/ folder"
+        )
     if kind not in KINDS:
         raise SeqgenError(f"unknown tokenizer kind {kind!r} in {path} (expected {', '.join(KINDS)})")
     ids = tuple(cfg.get(k) for k in _ID_KEYS)
@@ -131,12 +144,28 @@ def load_tokenizer(directory: str | Path) -> Tokenizer:
     return kind_class._from_saved(path, cfg)
 
 
+def _is_hugging_face(cfg: Any) -> bool:
+    """Whether a tokenizer.json's contents are the `tokenizers` library's format (a generator folder's)."""
+    return isinstance(cfg, dict) and "model" in cfg and "kind" not in cfg
+
+
+def _is_tokenizer_folder(folder: Path) -> bool:
+    """A folder with seqgen's tokenizer.json (even a damaged one), not a generator folder's HF one."""
+    path = folder / CONFIG_NAME
+    if not path.is_file():
+        return False
+    try:
+        return not _is_hugging_face(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return True
+
+
 def _write_folder_atomically(target: Path, files: dict[str, bytes]) -> None:
     """Write `files` as the folder `target`, atomically (seqgen.atomic). A non-empty folder that is not a
-    tokenizer folder is never replaced, so a mistyped path cannot wipe a run folder."""
+    tokenizer folder is never replaced, so a mistyped path cannot wipe a run folder or a generator folder."""
     if target.exists() and not target.is_dir():
         raise SeqgenError(f"cannot save a tokenizer to {target}: it is a file, not a folder")
-    if target.is_dir() and any(target.iterdir()) and not (target / CONFIG_NAME).is_file():
+    if target.is_dir() and any(target.iterdir()) and not _is_tokenizer_folder(target):
         raise SeqgenError(f"refusing to replace {target}: it is not empty and is not a tokenizer folder")
     with atomic_dir(target) as tmp:
         for name, data in files.items():

@@ -1,4 +1,5 @@
-"""Tokenizers that are an explicit list of symbols: one token per character, or per whitespace-separated word.
+"""Tokenizers that are an explicit list of symbols: one token per character, or per word (split on whitespace
+or by the Treebank rules, seqgen.data.word_split).
 
 Ids 0..3 are the special tokens; the rest of the vocabulary is ranked by frequency in the training text.
 """
@@ -21,7 +22,10 @@ from seqgen.data.tokenizer_base import (
     Tokenizer,
     _loadable,
 )
+from seqgen.data.word_split import split_words, word_ends
 from seqgen.errors import SeqgenError
+
+SPLITS = ("whitespace", "treebank")  # how a word tokenizer splits a line (13a rewrites text: no positions)
 
 
 class _VocabTokenizer(Tokenizer):
@@ -134,33 +138,63 @@ class CharTokenizer(_VocabTokenizer):
         get = self._index.get
         return [get(c, UNK_ID) for c in text]
 
+    def char_ends(self, text: str) -> list[int]:
+        return list(range(1, len(text) + 1))  # one token per character
+
     def _decode(self, ids: list[int]) -> str:
         return "".join(self._symbols(ids))
 
 
 @_loadable
 class WordTokenizer(_VocabTokenizer):
-    """Whitespace-separated words; rare or unseen words (and the special token strings) become ``<unk>``."""
+    """Words, split by `split` (``whitespace``: str.split(); ``treebank``: nltk's Treebank rules, which detach
+    punctuation: "at night." -> at night .); rare or unseen words (and the special token strings) become
+    ``<unk>``. Decoding joins the words with one space."""
 
     kind = "word"
     unk_text = SPECIAL_TOKENS[UNK_ID]
+
+    def __init__(self, vocab: Sequence[str], split: str = "whitespace") -> None:
+        if split not in SPLITS:
+            raise SeqgenError(f"unknown word split {split!r}; choose one of {', '.join(SPLITS)}")
+        super().__init__(vocab)
+        self.split = split
 
     @staticmethod
     def _valid_symbol(token: str) -> bool:
         return token.split() == [token]
 
     @classmethod
-    def train(cls, lines: Iterable[str], min_freq: int = 1, max_vocab: int = 0) -> WordTokenizer:
+    def train(
+        cls, lines: Iterable[str], min_freq: int = 1, max_vocab: int = 0, split: str = "whitespace"
+    ) -> WordTokenizer:
+        if split not in SPLITS:
+            raise SeqgenError(f"unknown word split {split!r}; choose one of {', '.join(SPLITS)}")
         counts: Counter[str] = Counter()
         for line in lines:
-            counts.update(line.split())
+            counts.update(split_words(line, split))
         if not counts:
             raise SeqgenError("no text to train the word tokenizer on")
-        return cls(_ranked(counts, min_freq, max_vocab, "word"))
+        return cls(_ranked(counts, min_freq, max_vocab, "word"), split)
 
     def encode(self, text: str) -> list[int]:
         get = self._index.get
-        return [get(w, UNK_ID) for w in text.split()]
+        return [get(w, UNK_ID) for w in split_words(text, self.split)]
+
+    def char_ends(self, text: str) -> list[int]:
+        return word_ends(text, self.split)
 
     def _decode(self, ids: list[int]) -> str:
         return " ".join(self._symbols(ids))
+
+    def _files(self) -> dict[str, bytes]:
+        # The split is written only when it is not the default, so older saved tokenizers keep their digest.
+        extra = {} if self.split == "whitespace" else {"split": self.split}
+        return {CONFIG_NAME: self._config(vocab=self._vocab, **extra)}
+
+    @classmethod
+    def _from_saved(cls, path: Path, cfg: dict[str, Any]) -> Tokenizer:
+        try:
+            return cls(cfg.get("vocab"), cfg.get("split", "whitespace"))
+        except SeqgenError as e:
+            raise SeqgenError(f"{e} in {path}") from None

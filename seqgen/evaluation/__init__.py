@@ -1,6 +1,8 @@
 """Evaluation: `seqgen evaluate` (a run folder, or a plain samples file) and `seqgen compare`.
 
 - `run`: `evaluate_run`, the held-out likelihood and per-temperature sample metrics of a run folder;
+- `heldout`: a run's held-out likelihood per token, per character and per word (counted on the text);
+- `tokenizer_groups`: tokenizer identity, and which runs' NLL/token may be ranked together;
 - `samples`: the sample metrics of one batch of a run's samples, and `evaluate_samples` for a samples file;
 - `oracle`: the metrics only a known distribution allows (exact divergences, oracle NLL of samples);
 - `metric_names`: which metrics exist, the defaults, and how `--metrics a,b` is read;

@@ -4,6 +4,10 @@ Objectives are compared as curves over sampling temperatures, not single points 
 temperature buys BLEU and LM score with Self-BLEU and reverse LM score. Each run contributes one row holding
 its held-out likelihood (no temperature) and one row per temperature holding its sample metrics; there is one
 table per evaluated split, with the metric definitions and the BLEU tokenization in its header.
+
+NLL per token (and perplexity) is marked best only among runs sharing a tokenizer; across tokenizers the
+likelihood is compared by bits per character (and NLL per word), and the header says which rule applied
+(seqgen.evaluation.tokenizer_groups).
 """
 
 from __future__ import annotations
@@ -14,12 +18,18 @@ from pathlib import Path
 from typing import Any
 
 from seqgen.errors import SeqgenError
+from seqgen.evaluation.recipe_notes import recipe_notes
+from seqgen.evaluation.tokenizer_groups import PER_TOKEN_KEYS, likelihood_ranking
 
 LIKELIHOOD_KEYS = (
-    "nll",
+    "nll",  # = nll_token, which is therefore not shown twice
     "ppl",
-    "bpc",
+    "bits_per_char",
+    "nll_word",
+    "bpc",  # char runs: = bits_per_char, shown only for older evaluations without it
     "tokens",
+    "chars",
+    "words",
     "unk_fraction",
     "kl_p_q",
     "kl_q_p",
@@ -73,6 +83,8 @@ def rows_of(evaluation: dict[str, Any], label: str) -> list[dict[str, Any]]:
     """Table rows of one evaluation: its likelihood row (temperature None), then one row per temperature."""
     rows = []
     likelihood = {k: evaluation[k] for k in LIKELIHOOD_KEYS if k in evaluation}
+    if "bits_per_char" in likelihood:
+        likelihood.pop("bpc", None)
     if likelihood:
         rows.append({"run": label, "temperature": None, **likelihood})
     for sample in evaluation.get("samples") or []:
@@ -84,7 +96,8 @@ def rows_of(evaluation: dict[str, Any], label: str) -> list[dict[str, Any]]:
 
 
 def table_notes(evaluations: Sequence[dict[str, Any]]) -> list[str]:
-    """Header lines that every number in the table depends on: split, sample counts, seed, BLEU protocol."""
+    """Header lines that every number in the table depends on: split, sample counts, seed, BLEU protocol, the
+    recipes and seeds of the models the LM scores and the classifier test train."""
     notes = []
     first = evaluations[0]["settings"]
     for key, say in (
@@ -98,17 +111,29 @@ def table_notes(evaluations: Sequence[dict[str, Any]]) -> list[str]:
             notes.append(say.format(first[key]))
         elif values:
             notes.append(f"WARNING: runs differ in {key}: {', '.join(sorted(values))}")
-    ref = first.get("reference_lm")
-    if ref:
-        notes.append(
-            "LM score / reverse LM score: word-level LM ("
-            + ", ".join(f"{k}={v}" for k, v in first.get("lm_settings", {}).items() if k != "seed")
-            + f"); reference LM {ref.get('cache') or ref.get('source')}"
-        )
+    notes += recipe_notes(evaluations)  # the recipes and seeds of the reference LM, reverse LM, classifier
     rules = {e.get("split_rule") for e in evaluations}
     if len(rules) > 1:
         notes.append("WARNING: the runs were evaluated on different data (split rules differ)")
     return notes
+
+
+def split_table(
+    evaluations: Sequence[dict[str, Any]],
+) -> tuple[list[dict[str, Any]], list[str], dict[str, list[str | None]] | None]:
+    """(rows, header notes, per-column ranking groups) of one split's table: NLL/token and PPL are ranked
+    only within runs sharing a tokenizer (`likelihood_ranking`), the other columns across all runs."""
+    rows: list[dict[str, Any]] = []
+    notes = table_notes(evaluations)
+    if not any("nll" in ev for ev in evaluations):
+        return [r for ev in evaluations for r in rows_of(ev, ev["label"])], notes, None
+    ranking = likelihood_ranking(evaluations)
+    groups: list[str | None] = []
+    for ev, group in zip(evaluations, ranking.groups, strict=True):
+        mine = rows_of(ev, ev["label"])
+        rows += mine
+        groups += [group] * len(mine)
+    return rows, notes + ranking.notes, None if ranking.shared else dict.fromkeys(PER_TOKEN_KEYS, groups)
 
 
 def compare(
@@ -152,9 +177,9 @@ def render(
 
     texts, plots = [], []
     for split, evaluations in per_split.items():
-        rows = [r for ev in evaluations for r in rows_of(ev, ev["label"])]
+        rows, notes, rank_within = split_table(evaluations)
         title = f"Comparison on the {split} split"
-        texts.append(format_table(rows, fmt=fmt, title=title, notes=table_notes(evaluations)))
+        texts.append(format_table(rows, fmt=fmt, title=title, notes=notes, rank_within=rank_within))
         if plot_dir is None:
             continue
         folder = Path(plot_dir)

@@ -1,6 +1,9 @@
 """`seqgen evaluate RUN`: every number a comparison of runs needs, with every setting needed to reproduce it.
 
-A run folder gets its held-out likelihood on one split and, for each sampling temperature, sample metrics of
+A run folder gets its held-out likelihood on one split (per token, per character and per word, with the
+characters and words counted on the text the scored tokens stand for, so a sentence truncated at
+data.max_len counts only its kept part: see seqgen.evaluation.heldout) and, for each sampling temperature,
+sample metrics of
 `num_samples` samples (seeded): Texygen BLEU against the split's sentences, Self-BLEU, LM score, reverse LM
 score, the classifier two-sample test, exact oracle metrics on an oracle corpus, and FED/MAUVE from a local
 embedding model. Definitions: DESIGN §6 and the docstrings of the `seqgen.metrics` modules.
@@ -8,7 +11,6 @@ embedding model. Definitions: DESIGN §6 and the docstrings of the `seqgen.metri
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -17,17 +19,16 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from seqgen.data.config import BUILTIN_CORPORA
-from seqgen.data.encoding import UNK_WARNING, unk_fraction
 from seqgen.data.run_data import RunData, load_run_data
 from seqgen.errors import SeqgenError
+from seqgen.evaluation.heldout import heldout_likelihood
 from seqgen.evaluation.metric_names import SAMPLE_METRICS, run_metrics
 from seqgen.evaluation.oracle import exact_divergences
 from seqgen.evaluation.samples import SampleScorer, SplitTexts
-from seqgen.metrics.likelihood import heldout_nll
+from seqgen.evaluation.tokenizer_groups import tokenizer_identity
 from seqgen.metrics.lm_score import LMSettings
 from seqgen.metrics.text_tokenize import _check_scheme
 from seqgen.run_folder import RunConfig, RunFolder
-from seqgen.text_sampling import sample_texts
 from seqgen.tokenization import load_tokenizer
 
 if TYPE_CHECKING:
@@ -53,11 +54,12 @@ def evaluate_run(
     classifier: dict[str, Any] | None = None,
     embedding_model: str | Path | None = None,
     log: Callable[[str], None] | None = None,
+    progress: bool = True,
 ) -> dict[str, Any]:
     """Held-out likelihood and per-temperature sample metrics of a run (see the module docstring).
 
-    The result holds "nll", "ppl", "tokens" (and "bpc" for char models) at the top, "settings" with everything
-    that defines the numbers, and "samples": one dict per temperature with that temperature's metrics.
+    The result holds the held-out likelihood in every unit (seqgen.evaluation.heldout) at the top, "settings"
+    with everything that defines the numbers, and "samples": one dict per temperature with its metrics.
     """
     say = log or (lambda _msg: None)
     temperatures = _checked_settings(num_samples, temperature, temperatures, batch_size, tokenize)
@@ -66,13 +68,10 @@ def evaluate_run(
     chosen, sample_metrics = _chosen_metrics(metrics, cfg, run, embedding_model, num_samples)
     run.generator_for(checkpoint)  # fail early, before the data is loaded, if there is none
     start = time.perf_counter()
-    data, ds, gen = _load_split(run, cfg, split, checkpoint, device)
-    result: dict[str, Any] = {"run": str(run.path), "checkpoint": checkpoint, "split": split}
-    result["split_rule"] = data.rule
-    settings: dict[str, Any] = {"metrics": list(chosen), "checkpoint": checkpoint, "split": split}
-    result["settings"] = settings  # filled in below; first in the file so a reader sees it before the numbers
+    data, _, gen = _load_split(run, cfg, split, checkpoint, device)
+    result, settings = _header(run, data, chosen, checkpoint, split)
     if "nll" in chosen:
-        result.update(_likelihood(gen, ds, data.tokenizer, split, batch_size, device, say))
+        result.update(heldout_likelihood(gen, data, cfg.data, split, batch_size, device, say, settings))
     if "oracle" in chosen and cfg.data.train == "oracle":
         say("exact divergences over every oracle sequence")
         result.update(exact_divergences(gen, cfg.data))
@@ -88,6 +87,8 @@ def evaluate_run(
             seed=seed,
             device=device,
             say=say,
+            label=run.path.name,
+            progress=progress,  # bars only on a terminal (seqgen.metrics.progress)
         )
         settings.update(num_samples=num_samples, seed=seed, temperatures=list(temperatures))
         settings.update(max_len=cfg.data.max_len, **scorer.settings())
@@ -95,6 +96,19 @@ def evaluate_run(
         result["samples"] = _sample_rows(scorer, gen, data.tokenizer, temperatures, n, max_len, seed, say)
     result["seconds"] = round(time.perf_counter() - start, 3)
     return result
+
+
+def _header(
+    run: RunFolder, data: RunData, chosen: Sequence[str], checkpoint: str, split: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the result so far, its settings dict, filled in later): settings come first in the file, so a reader
+    sees them before the numbers; they name the tokenizer (compare ranks NLL/token only within one)."""
+    result: dict[str, Any] = {"run": str(run.path), "checkpoint": checkpoint, "split": split}
+    result["split_rule"] = data.rule
+    settings: dict[str, Any] = {"metrics": list(chosen), "checkpoint": checkpoint, "split": split}
+    settings["tokenizer"] = tokenizer_identity(data.tokenizer)
+    result["settings"] = settings
+    return result, settings
 
 
 def _load_split(
@@ -156,36 +170,6 @@ def _chosen_metrics(
     return chosen, sample_metrics if num_samples else []
 
 
-def _likelihood(
-    gen: Generator,
-    ds: Any,
-    tokenizer: Tokenizer,
-    split: str,
-    batch_size: int,
-    device: torch.device | str,
-    say: Callable[[str], None],
-) -> dict[str, Any]:
-    """Held-out NLL/token, perplexity (and bits per character) of the split, and its <unk> rate."""
-    say(f"held-out NLL on {split}")
-    out: dict[str, Any] = heldout_nll(
-        gen,
-        ds,
-        pad_id=tokenizer.pad_id,
-        batch_size=batch_size,
-        device=device,
-        char_level=getattr(tokenizer, "is_char_level", False),
-    )
-    # Every <unk> is a word the model never has to predict: a high rate flatters the NLL.
-    out["unk_fraction"] = unk_fraction(ds, tokenizer)
-    if out["unk_fraction"] > UNK_WARNING:
-        logging.getLogger("seqgen").warning(
-            "%.1f%% of the %s split's tokens are <unk>: the NLL does not count those words",
-            100 * out["unk_fraction"],
-            split,
-        )
-    return out
-
-
 def _sample_rows(
     scorer: SampleScorer,
     gen: Generator,
@@ -200,6 +184,6 @@ def _sample_rows(
     rows = []
     for t in temperatures:
         say(f"sampling {num_samples} at temperature {t}")
-        samples = sample_texts(gen, tokenizer, num_samples, max_len=max_len, seed=seed, temperature=t)
-        rows.append({"temperature": t, "num_samples": len(samples), **scorer.score(samples)})
+        samples = scorer.sample(gen, tokenizer, num_samples, max_len=max_len, seed=seed, temperature=t)
+        rows.append({"temperature": t, "num_samples": len(samples), **scorer.score(samples, t)})
     return rows

@@ -1,12 +1,18 @@
 """Scoring samples: the sample metrics of a run at one temperature (`SampleScorer`), and BLEU / Self-BLEU /
 sacrebleu of a plain samples file (`evaluate_samples`). Definitions: DESIGN §6 and the `seqgen.metrics`
-modules."""
+modules.
+
+Every slow phase of a cell (sampling, BLEU, Self-BLEU, LM score, reverse LM, classifier; the reference LM
+when it is trained) shows a progress bar naming the run and temperature when `progress` is on and stderr is
+a terminal (`seqgen.metrics.progress`). The reverse LM and the classifier get seeds of their own, derived
+from the evaluation's seed (`derived_seed`) and recorded in the settings.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -14,23 +20,35 @@ from seqgen.data.corpus import resolve_splits
 from seqgen.errors import SeqgenError
 from seqgen.evaluation.metric_names import TEXT_METRICS, parse_metrics
 from seqgen.evaluation.oracle import oracle_sample_metrics
-from seqgen.metrics.bleu import ReferenceTable, bleu, protocol, self_bleu
+from seqgen.metrics.bleu import BleuStats, ReferenceTable, bleu, protocol, self_bleu
 from seqgen.metrics.embeddings import embedding_metrics
 from seqgen.metrics.lm_score import (
     FittedLM,
     LMSettings,
     encode_rows,
+    evenly_spaced,
     lm_score,
     reference_lm,
     reference_lm_from_run,
     reverse_lm_score,
     word_tokenizer,
 )
+from seqgen.metrics.progress import progress_bar
 from seqgen.metrics.sacrebleu_score import sacrebleu_corpus
 from seqgen.metrics.text_tokenize import read_lines, tokenize_file, tokenize_lines
-from seqgen.metrics.two_sample import classifier_two_sample_test
+from seqgen.metrics.two_sample import ClassifierSettings, classifier_two_sample_test
 
 REFERENCE_LM_INFO = ("cache", "source", "valid_nll", "steps", "best_step", "vocab_size")
+# Offsets from the evaluation's seed (which seeds sampling) to the seeds of the models an evaluation trains:
+# the classifier keeps the evaluation seed itself (as it always did); the reverse LM, whose seed used to be
+# the reference LM's fixed one, gets seed + 1, so evaluations at several seeds also vary it.
+SEED_OFFSETS = {"classifier": 0, "reverse_lm": 1}
+BLEU_CHUNK = 100  # hypotheses per step of the BLEU bar (the statistics are per hypothesis: exact)
+
+
+def derived_seed(seed: int, what: str) -> int:
+    """The seed of `what` ("classifier" or "reverse_lm") for an evaluation seeded with `seed`."""
+    return seed + SEED_OFFSETS[what]
 
 
 class SplitTexts:
@@ -69,16 +87,24 @@ class SampleScorer:
         seed: int,
         device: Any,
         say: Callable[[str], None],
+        label: str = "",
+        progress: bool = False,
     ) -> None:
         self.metrics, self.texts, self.tokenize = list(metrics), texts, tokenize
         self.lm_settings = lm_settings or LMSettings()
         self.reference_lm_path = reference_lm
-        self.classifier = dict(classifier)
+        self.classifier = (
+            classifier
+            if isinstance(classifier, ClassifierSettings)
+            else replace(ClassifierSettings(), **classifier)
+        )
         self.embedding_model, self.seed, self.device, self.say = embedding_model, seed, device, say
+        self.label, self.progress = label, progress
         self._refs_table: ReferenceTable | None = None
         self._ref_lm: FittedLM | None = None
         self._ref_info: dict[str, Any] = {}
         self._tok: Any = None
+        self._real_rows: list[list[int]] | None = None
 
     # ------------------------------------------------------------------ shared pieces
     def _references(self) -> ReferenceTable:
@@ -93,7 +119,11 @@ class SampleScorer:
             else:
                 self.say("reference LM: loading or training (cached per corpus)")
                 self._ref_lm = reference_lm(
-                    self.texts.get("train"), self.texts.get("valid"), self.lm_settings, device=self.device
+                    self.texts.get("train"),
+                    self.texts.get("valid"),
+                    self.lm_settings,
+                    device=self.device,
+                    progress=self.progress,
                 )
             info = self._ref_lm.info
             self._ref_info = {k: info[k] for k in REFERENCE_LM_INFO if k in info}
@@ -120,55 +150,133 @@ class SampleScorer:
             if self._ref_info:
                 out["reference_lm"] = self._ref_info
         if "reverse_lm" in m:
-            out["reverse_lm"] = (
-                f"fresh LM (lm_settings) trained on the samples, stopped early on the valid split, "
-                f"NLL/token on the {self.texts.split} split"
-            )
+            out["reverse_lm"] = self._reverse_settings()
         if "classifier" in m:
-            out["classifier"] = {"real": f"{self.texts.split} split", **self.classifier}
+            seed = derived_seed(self.seed, "classifier")
+            out["classifier"] = {"real": f"{self.texts.split} split", **asdict(self.classifier), "seed": seed}
+        if {"reverse_lm", "classifier"} & m:
+            out["seeds"] = {"sampling": self.seed, **{k: derived_seed(self.seed, k) for k in SEED_OFFSETS}}
         if {"fed", "mauve"} & m:
             out["embedding_model"] = str(self.embedding_model)
         return out
 
+    def _reverse_settings(self) -> dict[str, Any]:
+        seed = derived_seed(self.seed, "reverse_lm")
+        valid = self.lm_settings.reverse_valid_sentences
+        n_valid = len(evenly_spaced(self.texts.get("valid"), valid))
+        return {
+            "about": f"fresh LM trained on the samples, stopped early on {n_valid} sentences of the valid "
+            f"split (evenly spaced), NLL/token on the {self.texts.split} split",
+            "recipe": self.lm_settings.describe_reverse(),
+            **self.lm_settings.reverse_fields(),
+            "kind": self.lm_settings.kind,
+            "num_layers": self.lm_settings.num_layers,
+            "valid_sentences_used": n_valid,
+            "seed": seed,
+        }
+
     # ------------------------------------------------------------------ one batch of samples
-    def score(self, samples: list[str]) -> dict[str, Any]:
-        """The chosen metrics of `samples`, in the order of RUN_METRICS."""
+    def _desc(self, phase: str, temperature: float | None) -> str:
+        """A bar's name: the phase, the run and the temperature, e.g. "reverse LM (run lstm, T=0.8)"."""
+        where = [f"run {self.label}"] if self.label else []
+        where += [f"T={temperature:g}"] if temperature is not None else []
+        return f"{phase} ({', '.join(where)})" if where else phase
+
+    def sample(
+        self, gen: Any, tokenizer: Any, n: int, *, max_len: int, seed: int, temperature: float
+    ) -> list[str]:
+        """`n` samples of the run at `temperature` (seeded), with a progress bar."""
+        from seqgen.text_sampling import sample_texts
+
+        with progress_bar(
+            n, self._desc("sampling", temperature), progress=self.progress, unit="sample"
+        ) as bar:
+            return sample_texts(
+                gen, tokenizer, n, max_len=max_len, seed=seed, temperature=temperature, on_batch=bar.update
+            )
+
+    def score(self, samples: list[str], temperature: float | None = None) -> dict[str, Any]:
+        """The chosen metrics of `samples` (drawn at `temperature`, which names the bars), in the order of
+        RUN_METRICS."""
         out: dict[str, Any] = {}
         m = set(self.metrics)
         if m & {"bleu", "self_bleu"}:
             hyps = tokenize_lines(samples, self.tokenize)
             if "bleu" in m:
-                stats = self._references().stats(hyps)
-                out.update({f"bleu{n}": stats.mean(n) for n in (2, 3, 4, 5)})
+                out.update(self._bleu(hyps, temperature))
             if "self_bleu" in m:
-                out.update(self_bleu(hyps))
+                with progress_bar(1, self._desc("Self-BLEU", temperature), progress=self.progress) as bar:
+                    out.update(self_bleu(hyps))
+                    bar.update()
         if "oracle" in m:
             out.update(oracle_sample_metrics(self.texts.cfg.data, samples))
         if "lm" in m:
-            out.update(lm_score(self._reference_lm(), samples))
-        if "reverse_lm" in m:
-            self.say("reverse LM: training on the samples")
             ref = self._reference_lm()
-            valid, test = self.texts.get("valid"), self.texts.evaluated
-            out.update(reverse_lm_score(ref, samples, valid, test, device=self.device))
+            with progress_bar(1, self._desc("LM score", temperature), progress=self.progress) as bar:
+                out.update(lm_score(ref, samples))
+                bar.update()
+        if "reverse_lm" in m:
+            out.update(self._reverse_lm(samples, temperature))
         if "classifier" in m:
-            out.update(self._classifier(samples))
+            out.update(self._classifier(samples, temperature))
         if m & {"fed", "mauve"}:
             out.update(self._embeddings(samples, m))
         return out
 
-    def _classifier(self, samples: list[str]) -> dict[str, Any]:
+    def _bleu(self, hyps: list[list[str]], temperature: float | None) -> dict[str, float]:
+        """Texygen BLEU-2..5 against the references, BLEU_CHUNK hypotheses per step of the bar."""
+        if self._refs_table is None:  # once per run: tokenizing the references is most of BLEU's cost
+            with progress_bar(1, self._desc("BLEU references", None), progress=self.progress) as bar:
+                self._references()
+                bar.update()
+        table = self._references()
+        parts = []
+        with progress_bar(
+            len(hyps), self._desc("BLEU", temperature), progress=self.progress, unit="sample"
+        ) as bar:
+            for i in range(0, len(hyps), BLEU_CHUNK):
+                parts.append(table.stats(hyps[i : i + BLEU_CHUNK]))
+                bar.update(len(parts[-1].matches))
+        stats = BleuStats(
+            table.max_n,
+            [x for p in parts for x in p.matches],
+            [x for p in parts for x in p.hyp_lens],
+            [x for p in parts for x in p.ref_lens],
+        )
+        return {f"bleu{n}": stats.mean(n) for n in (2, 3, 4, 5)}
+
+    def _reverse_lm(self, samples: list[str], temperature: float | None) -> dict[str, Any]:
+        self.say("reverse LM: training on the samples")
+        ref = self._reference_lm()
+        valid, test = self.texts.get("valid"), self.texts.evaluated
+        return reverse_lm_score(
+            ref,
+            samples,
+            valid,
+            test,
+            settings=self.lm_settings,
+            seed=derived_seed(self.seed, "reverse_lm"),
+            device=self.device,
+            progress=self.progress,
+            desc=self._desc("reverse LM", temperature),
+        )
+
+    def _classifier(self, samples: list[str], temperature: float | None = None) -> dict[str, Any]:
         self.say("classifier two-sample test")
         tok = self._ref_lm.tokenizer if self._ref_lm is not None else self._word_tokenizer()
         max_len = self.lm_settings.max_len
+        if self._real_rows is None:  # encoded once, reused at every temperature
+            self._real_rows = encode_rows(tok, self.texts.evaluated, max_len)
         res = classifier_two_sample_test(
-            encode_rows(tok, self.texts.evaluated, max_len),
+            self._real_rows,
             encode_rows(tok, samples, max_len),
             vocab_size=tok.vocab_size,
             pad_id=tok.pad_id,
-            seed=self.seed,
+            seed=derived_seed(self.seed, "classifier"),
             device=self.device,
-            **self.classifier,
+            progress=self.progress,
+            desc=self._desc("classifier", temperature),
+            **self.classifier.as_kwargs(),
         )
         return {
             "classifier_accuracy": res["accuracy"],
@@ -190,7 +298,9 @@ class SampleScorer:
         return out
 
 
-CLASSIFIER_SETTINGS = {"kind": str, "steps": int, "batch_size": int, "lr": float}
+CLASSIFIER_SETTINGS = {
+    f.name: {"str": str, "int": int, "float": float}[str(f.type)] for f in fields(ClassifierSettings)
+}
 
 
 def classifier_settings(items: list[str]) -> dict[str, Any]:

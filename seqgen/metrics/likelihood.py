@@ -1,7 +1,9 @@
-"""Held-out likelihood (DESIGN §6): NLL in nats per target token, perplexity, bits per character.
+"""Held-out likelihood (DESIGN §6): NLL in nats per target token, perplexity, bits per character, NLL/word.
 
 Targets are every token after BOS: EOS included, pad excluded. Sums are accumulated in float64 and, when an
 Accelerator with several processes is given, reduced across processes (every rank must call this).
+NLL per token compares only models with the same tokenizer; `per_unit` adds the units that compare across
+tokenizers, given the characters and words of the text the targets stand for (seqgen.data.text_coverage).
 """
 
 from __future__ import annotations
@@ -32,7 +34,38 @@ def heldout_nll(
     by_length: bool = False,
     progress: bool = True,
 ) -> dict[str, float]:
-    """NLL/token, perplexity and token count of `dataset` under `model`.
+    """NLL/token, perplexity and token count of `dataset` under `model` (and "bpc" = NLL / ln 2 when
+    `char_level`). The arguments are those of `heldout_sums`."""
+    nll_sum, tokens = heldout_sums(
+        model,
+        dataset,
+        pad_id=pad_id,
+        batch_size=batch_size,
+        device=device,
+        accelerator=accelerator,
+        by_length=by_length,
+        progress=progress,
+    )
+    nll = nll_sum / max(tokens, 1.0)
+    out = {"nll": nll, "ppl": math.exp(min(nll, 700.0)), "tokens": int(tokens)}
+    if char_level:
+        out["bpc"] = nll / math.log(2)
+    return out
+
+
+@torch.no_grad()
+def heldout_sums(
+    model: torch.nn.Module,
+    dataset: Any,
+    *,
+    pad_id: int,
+    batch_size: int = 64,
+    device: torch.device | str = "cpu",
+    accelerator: Any = None,
+    by_length: bool = False,
+    progress: bool = True,
+) -> tuple[float, int]:
+    """(total NLL in nats, target tokens) of `dataset` under `model`.
 
     `dataset`: a Dataset with "input_ids", or a sequence of token rows. `by_length`: batch rows of similar
     length together (less padding; the sums then come in another order). `progress`: a bar for long splits.
@@ -58,11 +91,26 @@ def heldout_nll(
         total = accelerator.reduce(total, reduction="sum")
     model.train(was_training)
     nll_sum, tokens = total.tolist()
-    nll = nll_sum / max(tokens, 1.0)
-    out = {"nll": nll, "ppl": math.exp(min(nll, 700.0)), "tokens": int(tokens)}
-    if char_level:
-        out["bpc"] = nll / math.log(2)
-    return out
+    return nll_sum, int(tokens)
+
+
+def per_unit(nats: float, tokens: int, chars: int, words: int) -> dict[str, float | int]:
+    """The likelihood of `nats` in each unit: "nll_token" (nats per target token; "nll" is the same number),
+    "ppl" = exp(nll_token), "bits_per_char" = nats / (ln 2 x chars) and "nll_word" = nats / words, with the
+    counts. `chars` and `words` are those of the text the `tokens` stand for, line breaks (EOS) included.
+    Computed as (nats / chars) / ln 2, so with chars == tokens (a char tokenizer) bits_per_char is exactly
+    nll_token / ln 2. An empty count gives None."""
+    nll = nats / max(tokens, 1)
+    return {
+        "nll": nll,
+        "nll_token": nll,
+        "ppl": math.exp(min(nll, 700.0)),
+        "bits_per_char": nats / chars / math.log(2) if chars else None,
+        "nll_word": nats / words if words else None,
+        "tokens": int(tokens),
+        "chars": int(chars),
+        "words": int(words),
+    }
 
 
 def _rows(dataset: Any) -> Sequence[Sequence[int]]:

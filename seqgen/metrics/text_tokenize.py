@@ -1,66 +1,23 @@
 """Sentence -> word tokens for BLEU and Self-BLEU. The tokenization is part of the BLEU protocol.
 
-Schemes (name every table's scheme in its header):
-
-- ``treebank`` (default): nltk's ``word_tokenize(line, preserve_line=True)``, the Treebank-style rules Texygen
-  applied to every line. ``preserve_line=True`` skips Punkt sentence splitting, so no nltk data is needed. On
-  COCO it matters: the references attach final periods ("at night.") while generated samples separate them
-  ("at night ."), and treebank splits both the same way (mle.txt BLEU-2 0.731 instead of 0.675 by whitespace).
-- ``13a``: sacrebleu's 13a tokenizer (mteval-v13a, the WMT default), then split on whitespace.
-- ``whitespace``: ``str.split()``.
-
-Speed: nltk's tokenizer runs ~30 regular-expression passes a line (about 80 us, so 1.6 s for the 20,000
-lines of one Texygen row). Most generated and caption lines are plain: ASCII letters, digits and spaces with
-at most a final period. For those the Treebank rules reduce to "split on whitespace, detach the final period",
-except for the few words nltk splits without punctuation (cannot, gimme, gonna, gotta, lemme, wanna), which
-go to nltk like every other line. tests/test_bleu.py checks this fast path against nltk itself.
+Schemes (name every table's scheme in its header), defined in seqgen.data.word_split (word tokenizers with
+`tokenizer.split` use the same rules): ``treebank`` (default; nltk's ``word_tokenize(line,
+preserve_line=True)``, the rules Texygen applied to every line; on COCO it matters: the references attach
+final periods, "at night.", while generated samples separate them, and treebank splits both the same way:
+mle.txt BLEU-2 0.731 instead of 0.675 by whitespace), ``13a`` (sacrebleu's mteval-v13a tokenizer, the WMT
+default, then split on whitespace) and ``whitespace`` (``str.split()``).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterable
-from functools import cache
+from collections.abc import Iterable
 from pathlib import Path
 
+from seqgen.data.word_split import SCHEMES, split_words
 from seqgen.errors import SeqgenError
 
-SCHEMES = ("treebank", "13a", "whitespace")
 DEFAULT_SCHEME = "treebank"
-
-# Lines nltk's rules only split on whitespace, plus an optional final period (only whitespace after it).
-_PLAIN = re.compile(r"[A-Za-z0-9 \t\r\n]*")
-_PLAIN_FINAL_PERIOD = re.compile(r"([A-Za-z0-9 \t\r\n]*)\.[ \t\r\n]*")
-# Words nltk's MacIntyre contraction rules split with no punctuation present (its CONTRACTIONS2, minus those
-# needing an apostrophe). Matching a superset of nltk's patterns is safe: such lines take the slow path.
-_CONTRACTION = re.compile(r"(?i)\b(?:cannot|gimme|gonna|gotta|lemme|wanna)\b")
-
-
-@cache
-def _nltk_word_tokenize() -> Callable[[str], list[str]]:
-    try:
-        from nltk.tokenize import NLTKWordTokenizer
-    except ImportError as err:  # nltk is an optional dependency
-        raise SeqgenError("the treebank BLEU tokenization needs nltk: pip install nltk") from err
-    # word_tokenize(line, preserve_line=True) is exactly this tokenizer on the whole line.
-    return NLTKWordTokenizer().tokenize
-
-
-@cache
-def _sacrebleu_13a() -> Callable[[str], str]:
-    from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
-
-    return Tokenizer13a()
-
-
-def _treebank(line: str) -> list[str]:
-    if not _CONTRACTION.search(line):
-        if _PLAIN.fullmatch(line):
-            return line.split()
-        m = _PLAIN_FINAL_PERIOD.fullmatch(line)
-        if m:
-            return [*m.group(1).split(), "."]
-    return _nltk_word_tokenize()(line)
+__all__ = ["DEFAULT_SCHEME", "SCHEMES", "read_lines", "tokenize", "tokenize_file", "tokenize_lines"]
 
 
 def _check_scheme(scheme: str) -> None:
@@ -71,11 +28,7 @@ def _check_scheme(scheme: str) -> None:
 def tokenize(line: str, scheme: str = DEFAULT_SCHEME) -> list[str]:
     """The word tokens of one line under `scheme` (one of SCHEMES)."""
     _check_scheme(scheme)
-    if scheme == "treebank":
-        return _treebank(line)
-    if scheme == "13a":
-        return _sacrebleu_13a()(line).split()
-    return line.split()
+    return split_words(line, scheme)
 
 
 def tokenize_lines(lines: Iterable[str], scheme: str = DEFAULT_SCHEME) -> list[list[str]]:

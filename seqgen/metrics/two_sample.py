@@ -17,6 +17,9 @@ The result is a pure function of the inputs and the settings: the shuffles and b
 `torch.Generator` seeded with ``seed``, and initialisation and dropout draw from torch's global RNG inside
 `torch.random.fork_rng`, seeded with ``seed`` and restored afterwards (CPU results are bit-identical for a
 seed on one machine and thread count; GPU kernels may not be).
+
+`ClassifierSettings` (in `seqgen.metrics.score_settings`, re-exported here) is the recipe `seqgen evaluate`
+uses; `PREVIOUS_CLASSIFIER_SETTINGS` is the one it used before.
 """
 
 from __future__ import annotations
@@ -29,8 +32,11 @@ import torch
 import torch.nn.functional as F
 
 from seqgen.errors import SeqgenError
+from seqgen.metrics.progress import progress_bar
+from seqgen.metrics.score_settings import PREVIOUS_CLASSIFIER_SETTINGS, ClassifierSettings
 from seqgen.models.discriminator import SequenceDiscriminator, build_discriminator
 
+__all__ = ["PREVIOUS_CLASSIFIER_SETTINGS", "ClassifierSettings", "classifier_two_sample_test", "roc_auc"]
 MIN_SEQUENCES = 4  # per set: two to train on and two to test on
 EVAL_BATCH = 256
 # The discriminator's hyper-parameters that the result reports (under "discriminator").
@@ -87,6 +93,8 @@ def classifier_two_sample_test(
     batch_size: int = 64,
     lr: float = 1e-3,
     device: str | torch.device = "cpu",
+    progress: bool = False,
+    desc: str = "classifier",
     **disc_kwargs: Any,
 ) -> dict[str, Any]:
     """Train a fresh `kind` discriminator on half of `real` vs half of `fake`, test it on the other halves.
@@ -96,7 +104,8 @@ def classifier_two_sample_test(
     the figure: seed, kind, steps, batch_size, lr, n_train_real, n_train_fake, n_test_real, n_test_fake,
     n_dropped_real, n_dropped_fake and ``discriminator`` (the model's hyper-parameters; `disc_kwargs` go to
     `build_discriminator`, with max_len defaulting to the longest sequence). Too few sequences, empty
-    sequences, ids outside the vocabulary or impossible settings raise a one-line `SeqgenError`.
+    sequences, ids outside the vocabulary or impossible settings raise a one-line `SeqgenError`. `progress`:
+    a bar named `desc` over the training steps (`seqgen.metrics.progress`).
     """
     _check_settings(steps, batch_size, lr)
     (real_ids, real_len), (fake_ids, fake_len), width = _encode_sets(real, fake, vocab_size, pad_id)
@@ -111,10 +120,13 @@ def classifier_two_sample_test(
     )
     device = torch.device(device)
     # torch.manual_seed seeds every CUDA device too, so every one is forked and restored.
-    with torch.random.fork_rng(devices=range(torch.cuda.device_count())):
+    with (
+        torch.random.fork_rng(devices=range(torch.cuda.device_count())),
+        progress_bar(steps, desc, progress=progress, unit="step") as bar,
+    ):
         torch.manual_seed(seed)
         disc = build_discriminator(kind, vocab_size, pad_id, **disc_kwargs).to(device)
-        losses = _train(disc, train_ids, train_len, train_y, steps, batch_size, lr, gen, device)
+        losses = _train(disc, (train_ids, train_len, train_y), steps, batch_size, lr, gen, device, bar)
     real_scores = _score(disc, real_ids[real_keep[n_train:]], real_len[real_keep[n_train:]], device)
     fake_scores = _score(disc, fake_ids[fake_keep[n_train:]], fake_len[fake_keep[n_train:]], device)
     return {
@@ -124,13 +136,20 @@ def classifier_two_sample_test(
         "steps": steps,
         "batch_size": batch_size,
         "lr": lr,
+        **_counts(n, n_train, len(real_ids), len(fake_ids)),
+        "discriminator": {key: getattr(disc.config, key) for key in REPORTED_SETTINGS},
+    }
+
+
+def _counts(n: int, n_train: int, n_real: int, n_fake: int) -> dict[str, int]:
+    """How many rows of each set trained, tested, and were dropped to balance the sets."""
+    return {
         "n_train_real": n_train,
         "n_train_fake": n_train,
         "n_test_real": n - n_train,
         "n_test_fake": n - n_train,
-        "n_dropped_real": len(real_ids) - n,
-        "n_dropped_fake": len(fake_ids) - n,
-        "discriminator": {key: getattr(disc.config, key) for key in REPORTED_SETTINGS},
+        "n_dropped_real": n_real - n,
+        "n_dropped_fake": n_fake - n,
     }
 
 
@@ -214,16 +233,17 @@ def _pool(
 
 def _train(
     disc: SequenceDiscriminator,
-    ids: torch.Tensor,
-    lengths: torch.Tensor,
-    labels: torch.Tensor,
+    data: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
     steps: int,
     batch_size: int,
     lr: float,
     gen: torch.Generator,
     device: torch.device,
+    bar: Any,
 ) -> list[float]:
-    """`steps` Adam steps of binary cross-entropy on minibatches of reshuffled passes; each step's loss."""
+    """`steps` Adam steps of binary cross-entropy on minibatches of reshuffled passes of `data` (ids, lengths,
+    labels); each step's loss. `bar` (a tqdm bar) advances once a step."""
+    ids, lengths, labels = data
     optimizer = torch.optim.Adam(disc.parameters(), lr=lr)
     disc.train()
     losses: list[torch.Tensor] = []  # kept on the device: no host sync per step
@@ -240,6 +260,7 @@ def _train(
         loss.backward()
         optimizer.step()
         losses.append(loss.detach())
+        bar.update()
     return torch.stack(losses).double().cpu().tolist()
 
 

@@ -13,7 +13,7 @@ import io
 import math
 import numbers
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -65,11 +65,19 @@ def _value(row: Row, key: str) -> float | None:
     return None if v is None or not math.isfinite(v) else float(v)
 
 
-def best_indices(rows: Sequence[Row], key: str, direction: Direction | str = "auto") -> list[int]:
+def best_indices(
+    rows: Sequence[Row],
+    key: str,
+    direction: Direction | str = "auto",
+    groups: Sequence[Hashable | None] | None = None,
+) -> list[int]:
     """Indices of the rows holding the best value of `key` (all of them on a tie); [] when unranked.
 
     `direction` "auto" takes it from the registry. None and non-finite values never win. Ties are equal up
     to a relative 1e-12, so 0.4 and 0.6 tie under "half" although 0.5 - 0.4 and 0.6 - 0.5 differ in an ulp.
+    `groups` (one entry per row): rank only within each group, so each group has its best; a row whose
+    group is None is never marked (values that must not be compared across groups, such as NLL per token
+    across tokenizers).
     """
     if direction == "auto":
         direction = metric(key).direction
@@ -77,6 +85,18 @@ def best_indices(rows: Sequence[Row], key: str, direction: Direction | str = "au
         return []
     score = {"max": lambda v: -v, "min": lambda v: v, "half": lambda v: abs(v - 0.5)}[direction]
     scored = [(i, score(v)) for i, row in enumerate(rows) if (v := _value(row, key)) is not None]
+    if groups is not None:
+        if len(groups) != len(rows):
+            raise SeqgenError(f"{len(groups)} ranking groups for {len(rows)} rows of column {key!r}")
+        by_group: dict[Hashable, list[tuple[int, float]]] = {}
+        for i, s in scored:
+            if groups[i] is not None:
+                by_group.setdefault(groups[i], []).append((i, s))
+        return sorted(i for members in by_group.values() for i in _top(members))
+    return _top(scored)
+
+
+def _top(scored: list[tuple[int, float]]) -> list[int]:
     if not scored:
         return []
     top = min(s for _, s in scored)
@@ -182,13 +202,15 @@ def format_table(
     title: str | None = None,
     notes: Sequence[str] = (),
     digits: int = 4,
+    rank_within: Mapping[str, Sequence[Hashable | None]] | None = None,
 ) -> str:
     """The comparison table as Markdown ("md"), "csv" or "latex", with the column definitions in its header.
 
     Columns: run, temperature, then the metrics in registry order (unknown keys after them) or `columns`;
     columns with no value in any row are dropped. The best value of each ranked column is bold (Markdown,
     LaTeX); a CSV keeps numbers numeric and ends with a row ``best,,run@T,...`` naming the winners (';' on a
-    tie). Rows stay in the order given.
+    tie). Rows stay in the order given. `rank_within` {column: one group per row}: that column's best is
+    marked within each group only (see `best_indices`); say so in `notes`.
     """
     if fmt not in FORMATS:
         raise SeqgenError(f"unknown table format {fmt!r} (choose from {', '.join(FORMATS)})")
@@ -197,7 +219,8 @@ def format_table(
     rows = check_rows(rows)
     metrics = _columns(rows, columns)
     with_t = any(row.get("temperature") is not None for row in rows)
-    best = {key: set(best_indices(rows, key)) for key in metrics}
+    within = rank_within or {}
+    best = {key: set(best_indices(rows, key, groups=within.get(key))) for key in metrics}
     render = {"md": _markdown, "csv": _csv, "latex": _latex}[fmt]
     return render(rows, metrics, with_t, best, _text_lines([title]), _text_lines(notes), digits)
 
