@@ -6,6 +6,8 @@ runs through it to the requested length and EOS is rendered as a newline.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from seqgen.errors import SeqgenError
@@ -46,9 +48,11 @@ def sample_texts(
     top_p: float = 1.0,
     seed: int = 0,
     batch_size: int = 256,
+    on_batch: Callable[[int], object] | None = None,
 ) -> list[str]:
     """`n` decoded samples, drawn in batches with a seeded torch.Generator (same seed -> same texts).
-    temperature 0 is greedy decoding; `max_len` counts BOS."""
+    temperature 0 is greedy decoding; `max_len` counts BOS. `on_batch(k)` is called after each batch of k
+    (a progress bar's update)."""
     if n < 1:
         raise SeqgenError(f"n (-n) must be at least 1, got {n}")
     if max_len < 2:
@@ -74,4 +78,6 @@ def sample_texts(
             stop_at_eos=not stream,
         )
         out += [decode_sample(tokenizer, row, stream=stream) for row in ids.tolist()]
+        if on_batch is not None:
+            on_batch(k)
     return out

@@ -73,6 +73,17 @@ def test_zero_probabilities():
     assert kl(p, p) == 0.0 and js_pi(q, q, 0.3) == 0.0 and total_variation(q, q) == 0.0
 
 
+def test_tiny_but_positive_ratios_stay_finite():
+    # q/p below 1e-16 made q/p - 1 round to -1 and log1p(-1) = -inf: a finite KL of ~57 nats read as inf
+    # (a generator started where P has almost no mass, data.oracle.symbol_offset).
+    p, q = [1e-30, 1.0 - 1e-30], [0.5, 0.5]
+    assert kl(q, p) == pytest.approx(kl_loop(q, p), rel=1e-12)
+    assert math.isfinite(kl(q, p)) and kl(q, p) > 30
+    assert kl(p, q) == pytest.approx(kl_loop(p, q), rel=1e-12)
+    for pi in (1e-3, 0.5, 0.999):
+        assert js_pi(p, q, pi) == pytest.approx(js_loop(p, q, pi), rel=1e-11)
+
+
 @pytest.mark.parametrize("pi", [0.5, 0.1, 0.77])
 def test_disjoint_supports_reach_the_upper_bounds(pi):
     p, q = [0.3, 0.7, 0.0, 0.0], [0.0, 0.0, 0.6, 0.4]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from seqgen.errors import SeqgenError, Settings, setting
@@ -10,6 +11,22 @@ ORACLE_KINDS = ("lstm", "hmm")
 SEQGAN_ORACLE_LENGTH = 20  # SeqGAN's random-LSTM oracle: sequences of 20 symbols
 SYMBOL_ORACLES = ("oracle", "seqgan_oracle")
 BUILTIN_CORPORA = ("caption", *SYMBOL_ORACLES)  # corpora seqgen generates itself (P known exactly)
+
+
+def symbol_offsets(text: str, vocab: int) -> tuple[float, ...]:
+    """The per-symbol logit offsets that `data.oracle.symbol_offset` names: V finite numbers, "" = all 0."""
+    if not text.strip():
+        return (0.0,) * vocab
+    try:
+        values = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != vocab or not all(math.isfinite(v) for v in values):
+        raise SeqgenError(
+            f"config key 'data.oracle.symbol_offset' must be {vocab} comma-separated finite numbers (one per "
+            f"symbol, data.oracle.vocab={vocab}), got {text!r}"
+        )
+    return values
 
 
 @dataclass
@@ -23,6 +40,11 @@ class OracleConfig(Settings):
     hidden: int = setting(16, "enumerable oracle: hidden size of the random LSTM / number of HMM states")
     seed: int = setting(0, "seed of the oracle's parameters and of its sampled splits")
     sentences: int = setting(10000, "training sequences drawn from the oracle (oracle and seqgan_oracle)")
+    symbol_offset: str = setting(
+        "",
+        "enumerable oracle: V comma-separated numbers added to P's logits of symbols 0..V-1 at every "
+        "position (e.g. 0,0,-12,-12 gives symbols 2 and 3 almost no mass); empty = all 0",
+    )
 
     def check(self) -> None:
         self.within("vocab", 2, 8)
@@ -30,6 +52,11 @@ class OracleConfig(Settings):
         self.within("hidden", 1, 1024)
         self.at_least(0, "dependence", "seed")
         self.at_least(1, "sentences")
+        self.offsets()
+
+    def offsets(self) -> tuple[float, ...]:
+        """`symbol_offset` as V floats (all 0 when empty), checked in the words of its key."""
+        return symbol_offsets(self.symbol_offset, self.vocab)
 
 
 @dataclass

@@ -48,9 +48,12 @@ def _pair(p: Any, q: Any) -> tuple[np.ndarray, np.ndarray]:
 def _kl_to_mixture(p: np.ndarray, q: np.ndarray, w: float) -> float:
     """KL(P || w P + (1 - w) Q) = -sum_{p>0} p log1p((1 - w)(q/p - 1)); w = 0 gives KL(P||Q)."""
     s = p > 0
-    ratio_minus_one = q[s] / p[s] - 1.0
+    ratio = q[s] / p[s]
+    # log(w + (1 - w) r): log1p keeps the accuracy near r = 1 (and for w near 1); below r = 0.5 the direct
+    # log, because r - 1 rounds to -1 once r < 1e-16 and log1p(-1) would call a finite KL infinite.
     with np.errstate(divide="ignore"):
-        terms = p[s] * np.log1p((1.0 - w) * ratio_minus_one)
+        log_m = np.where(ratio < 0.5, np.log(w + (1.0 - w) * ratio), np.log1p((1.0 - w) * (ratio - 1.0)))
+        terms = p[s] * log_m
     return float(max(-terms.sum(), 0.0))  # >= 0 in exact arithmetic; rounding may leave -1e-17
 
 

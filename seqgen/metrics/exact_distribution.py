@@ -41,7 +41,7 @@ def _check_model(model: Generator, oracle: EnumerableOracle, temperature: float)
     limit = model.max_positions
     if limit is not None and limit < oracle.length:
         raise SeqgenError(
-            f"the Transformer's context of {limit} positions cannot hold BOS + {oracle.length - 1} symbols"
+            f"the model's context of {limit} positions cannot hold BOS + {oracle.length - 1} symbols"
         )
     if not temperature > 0:
         raise SeqgenError(f"temperature must be > 0, got {temperature}")
@@ -69,7 +69,7 @@ def model_distribution(
     if batch_size < 1:
         raise SeqgenError(f"batch_size must be at least 1, got {batch_size}")
     v, length = oracle.vocab, oracle.length
-    device = model.lm.get_input_embeddings().weight.device
+    device = model.device
     n_rows = v ** (length - 1)
     strides = [v ** (length - 1 - t) for t in range(length)]  # rows per prefix of length t
     cond = [torch.empty(n_rows // s, v, dtype=torch.float64) for s in strides]
@@ -109,7 +109,7 @@ def sample_model(
     _check_model(model, oracle, temperature)
     if not (isinstance(n, int) and n >= 1):
         raise SeqgenError(f"number of model samples must be an integer >= 1, got {n!r}")
-    device = model.lm.get_input_embeddings().weight.device
+    device = model.device
     v = oracle.vocab
     out = torch.empty(n, oracle.length, dtype=torch.long, device=device)
     tokens = torch.full((n, 1), model.bos_id, dtype=torch.long, device=device)

@@ -1,7 +1,9 @@
-"""Generators (LSTM/GRU and GPT-style Transformers) behind one `Generator` interface; build, save and load.
+"""Generators (LSTM/GRU, GPT-style Transformers and independent positions) behind one `Generator` interface;
+build, save and load.
 
-Importing this package registers the RNN classes with transformers' Auto classes, so a saved RNN folder loads
-with `AutoModelForCausalLM.from_pretrained(folder)` like any Transformer folder.
+Importing this package (as `import seqgen` does) registers seqgen's own model classes (RNN, independent
+positions, discriminators) with transformers' Auto classes (seqgen.models.registration), so their saved
+folders load with `AutoModelForCausalLM.from_pretrained(folder)` like any Transformer folder.
 """
 
 from __future__ import annotations
@@ -16,24 +18,26 @@ from transformers import AutoConfig, AutoModelForCausalLM, PreTrainedModel
 from seqgen.errors import SeqgenError
 from seqgen.models.checked_loading import LOAD_ERRORS, check_weights, load_checked, quiet_transformers, reason
 from seqgen.models.config import ModelConfig
-from seqgen.models.generator import Generator
+from seqgen.models.generator import Generator, kind_of
+from seqgen.models.independent import IndependentConfig, IndependentForCausalLM
+from seqgen.models.registration import register_auto_classes
 from seqgen.models.rnn import RNNConfig, RNNForCausalLM
 from seqgen.models.sampling import build_processors, sample_incremental
 from seqgen.models.transformer import build_transformer, check_vocab, gpt2_config, load_pretrained_lm
-
-AutoConfig.register(RNNConfig.model_type, RNNConfig, exist_ok=True)
-AutoModelForCausalLM.register(RNNConfig, RNNForCausalLM, exist_ok=True)
 
 # What transformers raises for a bad folder: file errors, bad JSON/values, config validators, shape errors.
 
 __all__ = [
     "Generator",
+    "IndependentConfig",
+    "IndependentForCausalLM",
     "RNNConfig",
     "RNNForCausalLM",
     "build_generator",
     "build_processors",
     "gpt2_config",
     "load_generator",
+    "register_auto_classes",
     "sample_incremental",
 ]
 
@@ -59,8 +63,14 @@ def build_generator(
         return Generator(
             build_transformer(model_cfg, vocab_size, pad_id=pad_id, bos_id=bos_id, eos_id=eos_id)
         )
+    if model_cfg.kind == "independent":
+        return Generator(
+            _build_independent(model_cfg, vocab_size, pad_id=pad_id, bos_id=bos_id, eos_id=eos_id)
+        )
     if model_cfg.kind not in ("lstm", "gru"):
-        raise SeqgenError(f"unknown model kind {model_cfg.kind!r}; expected lstm, gru or transformer")
+        raise SeqgenError(
+            f"unknown model kind {model_cfg.kind!r}; expected lstm, gru, transformer or independent"
+        )
     try:
         cfg = RNNConfig(
             vocab_size=vocab_size,
@@ -79,11 +89,28 @@ def build_generator(
     return Generator(RNNForCausalLM(cfg))
 
 
+def _build_independent(
+    model_cfg: ModelConfig, vocab_size: int, *, pad_id: int, bos_id: int, eos_id: int
+) -> IndependentForCausalLM:
+    """One categorical per position for `model.context` positions (every other model.* key is unused)."""
+    try:
+        cfg = IndependentConfig(
+            vocab_size=vocab_size,
+            context=model_cfg.context,
+            pad_token_id=pad_id,
+            bos_token_id=bos_id,
+            eos_token_id=eos_id,
+        )
+    except (ValueError, TypeError, StrictDataclassError) as e:  # the config's own validators
+        raise SeqgenError(f"invalid independent-positions model settings: {reason(e)}") from None
+    return IndependentForCausalLM(cfg)
+
+
 def _load_pretrained(model_cfg: ModelConfig, vocab_size: int) -> PreTrainedModel:
     with quiet_transformers():
         lm = load_pretrained_lm(model_cfg.pretrained)
     check_vocab(lm, vocab_size, model_cfg.pretrained)
-    kind = lm.config.cell if isinstance(lm, RNNForCausalLM) else "transformer"
+    kind = kind_of(lm)
     if kind != model_cfg.kind:
         raise SeqgenError(
             f"model.pretrained={model_cfg.pretrained} holds a {kind} model but model.kind is {model_cfg.kind}"

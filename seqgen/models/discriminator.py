@@ -56,7 +56,7 @@ import torch
 import torch.nn.functional as F
 from huggingface_hub.errors import StrictDataclassError
 from torch import nn
-from transformers import AutoConfig, AutoModel, GPT2Config, GPT2Model, PreTrainedModel
+from transformers import GPT2Config, GPT2Model, PreTrainedModel
 from transformers import initialization as init
 from transformers.utils import ModelOutput
 
@@ -260,10 +260,6 @@ class SequenceDiscriminator(PreTrainedModel):
         if self.kind == "cnn":
             features = self.highway(features)
         return self.head(self.drop(features)).squeeze(-1)
-
-
-AutoConfig.register(DiscriminatorConfig.model_type, DiscriminatorConfig, exist_ok=True)
-AutoModel.register(DiscriminatorConfig, SequenceDiscriminator, exist_ok=True)
 
 
 # ============================================================================================================

@@ -2,10 +2,14 @@
 
 Being a `PreTrainedModel` buys the whole checkpoint story for free: `save_pretrained` writes config.json +
 model.safetensors (tied weights stored once), and `AutoModelForCausalLM.from_pretrained(folder)` rebuilds it
-once `seqgen.models` has registered the classes. The recurrent state travels in the `past_key_values` slot of
-the output, so callers use the same keyword as for a Transformer's KV cache.
+once seqgen has registered the classes (`import seqgen` does). The recurrent state travels in the cache slot
+of the input and output (`cache`, `past_key_values` before transformers 5.x renamed it), so callers use the
+same keyword as for a Transformer's KV cache.
 
-Not supported: `GenerationMixin.generate` (it assumes a KV `Cache`); use `seqgen.models.Generator.sample`.
+`generate()` works through `StateGenerationMixin` (greedy, sampling, beam search; see
+seqgen.models.state_generation), and gives the same tokens as `seqgen.models.Generator.sample` with the same
+settings. Left-padded batches (transformers' convention for batched prompts) are read as if each row started
+at its first real token.
 """
 
 from __future__ import annotations
@@ -13,9 +17,13 @@ from __future__ import annotations
 import torch
 from huggingface_hub.dataclasses import strict
 from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from transformers import PretrainedConfig, PreTrainedModel
 from transformers import initialization as init
 from transformers.modeling_outputs import CausalLMOutputWithPast
+
+from seqgen.models.cache_names import causal_lm_output
+from seqgen.models.state_generation import StateGenerationMixin, is_left_padded
 
 RNNState = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 
@@ -62,7 +70,7 @@ class RNNConfig(PretrainedConfig):
             )
 
 
-class RNNForCausalLM(PreTrainedModel):
+class RNNForCausalLM(PreTrainedModel, StateGenerationMixin):
     """Embedding -> dropout -> LSTM/GRU (batch_first; dropout between layers) -> dropout -> Linear to vocab.
 
     Dropout on the embedding output as well as on the RNN output is the usual recipe for RNN LMs (Zaremba et
@@ -75,6 +83,7 @@ class RNNForCausalLM(PreTrainedModel):
     main_input_name = "input_ids"
     # v5 form: {target: source}; applied only when config.tie_word_embeddings is true.
     _tied_weights_keys = {"lm_head.weight": "embed.weight"}
+    _is_stateful = True  # generate(): no assisted decoding (seqgen.models.state_generation)
 
     def __init__(self, config: RNNConfig):
         super().__init__(config)
@@ -123,19 +132,27 @@ class RNNForCausalLM(PreTrainedModel):
     def forward(
         self,
         input_ids: torch.LongTensor,
-        past_key_values: RNNState | None = None,
+        cache: RNNState | None = None,
         labels: torch.LongTensor | None = None,
         use_cache: bool | None = None,
         attention_mask: torch.Tensor | None = None,
+        past_key_values: RNNState | None = None,
         **kwargs,
     ) -> CausalLMOutputWithPast:
-        """Logits for every position; `past_key_values` is the recurrent state to continue from.
+        """Logits for every position; `cache` (or its old name `past_key_values`) is the recurrent state to
+        continue from, returned (under the output's cache name) when `use_cache` is true.
 
-        `attention_mask` is accepted for API compatibility and ignored: the RNN reads left to right, so
-        padding after the end of a row never changes the outputs at earlier positions. `labels` gives the
-        usual shifted cross-entropy (ignore index -100), as for transformers' causal LMs.
+        `attention_mask` matters only for a left-padded batch without a state (a first column holding 0):
+        each row is then read from its first real token, as if alone. Otherwise it is ignored: the RNN reads
+        left to right, so padding after the end of a row never changes the outputs at earlier positions.
+        `labels` gives the usual shifted cross-entropy (ignore index -100), as for transformers' causal LMs.
         """
-        hidden, state = self.rnn(self.drop(self.embed(input_ids)), past_key_values)
+        state = cache if cache is not None else past_key_values
+        x = self.drop(self.embed(input_ids))
+        if state is None and is_left_padded(attention_mask):
+            hidden, state = self._read_left_padded(x, attention_mask)
+        else:
+            hidden, state = self.rnn(x, state)
         logits = self.lm_head(self.drop(hidden))
         loss = None
         if labels is not None:
@@ -144,4 +161,18 @@ class RNNForCausalLM(PreTrainedModel):
                 labels[:, 1:].reshape(-1),
                 ignore_index=-100,
             )
-        return CausalLMOutputWithPast(loss=loss, logits=logits, past_key_values=state if use_cache else None)
+        return causal_lm_output(loss=loss, logits=logits, state=state if use_cache else None)
+
+    def _read_left_padded(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, RNNState]:
+        """The RNN over left-padded rows: each row shifted to start at its first real token, packed (so the
+        state is each row's after its last token), and the outputs shifted back (pad positions get 0)."""
+        t = x.size(1)
+        lengths = mask.sum(dim=1).clamp(min=1)
+        pads = (t - lengths).unsqueeze(1)
+        steps = torch.arange(t, device=x.device).unsqueeze(0)
+        shifted = x.gather(1, ((steps + pads) % t).unsqueeze(-1).expand_as(x))
+        packed = pack_padded_sequence(shifted, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        out, state = self.rnn(packed)
+        hidden, _ = pad_packed_sequence(out, batch_first=True, total_length=t)
+        back = ((steps - pads) % t).unsqueeze(-1).expand(-1, -1, hidden.size(-1))
+        return hidden.gather(1, back), state

@@ -30,6 +30,11 @@ class TrainConfig(Settings):
         200, "write the resumable checkpoint every this many steps; 0 = only at the end"
     )
     log_every: int = setting(10, "log training metrics every this many steps")
+    oracle_eval_every: int = setting(
+        0,
+        "data.train=oracle only: every this many steps (and at step 0) log the exact KL(P||Q), KL(Q||P), "
+        "JS_pi, total variation and Q's mass on P's support to metrics.jsonl (split 'oracle'); 0 = off",
+    )
     num_samples: int = setting(5, "samples written to samples/ at each validation")
     mixed_precision: str = setting(
         "auto", "auto (bf16 on GPU, fp32 on CPU), no or bf16", ("auto", "no", "bf16")
@@ -53,7 +58,7 @@ class TrainConfig(Settings):
     def check(self) -> None:
         self.at_least(1, "max_steps", "batch_size", "grad_accum")
         self.at_least(1, "log_every")
-        self.at_least(0, "warmup_steps", "eval_every", "save_every", "num_samples")
+        self.at_least(0, "warmup_steps", "eval_every", "save_every", "num_samples", "oracle_eval_every")
         self.positive("lr")
         self.at_least(0, "weight_decay", "grad_clip")  # grad_clip 0 is "off"; a negative norm means nothing
         self.within("min_lr_ratio", 0.0, 1.0)
@@ -64,6 +69,15 @@ class TrainConfig(Settings):
         if self.batch_size % self.grad_accum:
             raise SeqgenError(
                 f"train.grad_accum={self.grad_accum} does not divide train.batch_size={self.batch_size}"
+            )
+
+    def check_with_corpus(self, corpus: str) -> None:
+        """Rules between train.* and data.train (called by the run config): exact trajectories need an
+        enumerable P to compare Q with."""
+        if self.oracle_eval_every and corpus != "oracle":
+            raise SeqgenError(
+                f"train.oracle_eval_every={self.oracle_eval_every} needs data.train=oracle (exact "
+                f"divergences need an enumerable P), got data.train={corpus}"
             )
 
     @property

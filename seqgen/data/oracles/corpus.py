@@ -21,17 +21,35 @@ def build_oracle(data: DataConfig) -> EnumerableOracle | SeqGANOracle:
         raise SeqgenError(f"data.train={data.train} is not an oracle corpus")
     if data.train == "seqgan_oracle":
         return _seqgan(o.seed)
-    return _enumerable(o.vocab, o.length, o.kind, float(o.dependence), o.hidden, o.seed)
+    return _enumerable(*_enumerable_key(data)[1:], o.seed)
+
+
+def _enumerable_key(data: DataConfig) -> tuple:
+    """What defines an enumerable oracle besides its seed: the cache key of the oracle and of its splits."""
+    o = data.oracle
+    return (data.train, o.vocab, o.length, o.kind, float(o.dependence), o.hidden, o.offsets())
 
 
 # Building an oracle draws its parameters (and the SeqGAN one holds 5,000 x 32 weights): a run, its
 # evaluation and its tests ask for the same few oracles many times.
 @lru_cache(maxsize=4)
 def _enumerable(
-    vocab: int, length: int, kind: str, dependence: float, hidden: int, seed: int
+    vocab: int,
+    length: int,
+    kind: str,
+    dependence: float,
+    hidden: int,
+    offset: tuple[float, ...],
+    seed: int,
 ) -> EnumerableOracle:
     return EnumerableOracle(
-        vocab=vocab, length=length, kind=kind, dependence=dependence, seed=seed, hidden=hidden
+        vocab=vocab,
+        length=length,
+        kind=kind,
+        dependence=dependence,
+        seed=seed,
+        hidden=hidden,
+        symbol_offset=offset,
     )
 
 
@@ -42,12 +60,7 @@ def _seqgan(seed: int) -> SeqGANOracle:
 
 @lru_cache(maxsize=4)
 def _cached_splits(data_key: tuple, n_train: int, n_heldout: int, seed: int) -> tuple:
-    train, vocab, length, kind, dependence, hidden = data_key
-    oracle = (
-        _seqgan(seed)
-        if train == "seqgan_oracle"
-        else _enumerable(vocab, length, kind, dependence, hidden, seed)
-    )
+    oracle = _seqgan(seed) if data_key[0] == "seqgan_oracle" else _enumerable(*data_key[1:], seed)
     return oracle.splits(n_train, n_heldout, n_heldout, seed)
 
 
@@ -58,8 +71,7 @@ def oracle_splits(data: DataConfig) -> tuple[list[str], list[str], list[str], st
     o = data.oracle
     if o.sentences < 1:
         raise SeqgenError(f"data.oracle.sentences must be at least 1, got {o.sentences}")
-    key = (data.train, o.vocab, o.length, o.kind, float(o.dependence), o.hidden)
-    train, valid, test = _cached_splits(key, o.sentences, data.holdout, o.seed)
+    train, valid, test = _cached_splits(_enumerable_key(data), o.sentences, data.holdout, o.seed)
     name = "enumerable oracle" if data.train == "oracle" else "SeqGAN oracle"
     rule = f"{name} {oracle.settings()}: {len(train)} training sequences (seed {o.seed})"
     return list(train), list(valid), list(test), rule

@@ -12,6 +12,9 @@ P is a left-to-right process with a tunable `dependence` between positions (0 = 
   uniform rows, so the hidden states, and with them the symbols, are independent draws); state k emits
   mostly its favourite symbol k mod V (emission logits 4 * onehot + symbol_scale * N(0, 1)); uniform
   initial state.
+For either kind, `symbol_offset` (V numbers, default all 0) is added to the logits of the next symbol at every
+position, P(x_t | x_<t) proportional to P_0(x_t | x_<t) exp(offset[x_t]): a large negative offset gives a
+symbol almost no mass, so P's support has a gap a generator can be started in (DESIGN §7).
 Everything is drawn from a seeded CPU `torch.Generator` in float64, so an oracle is fully determined by its
 `settings()` and a run rebuilds it from its config; nothing is saved.
 
@@ -54,9 +57,10 @@ class EnumerableOracle:
 
     Settings: `vocab` V in 2..8, `length` L in 1..8, `kind` "lstm" or "hmm", `dependence` >= 0 (0 makes the
     positions independent; larger values make them more dependent), `seed`, `hidden` (LSTM hidden size or
-    number of HMM states) and `symbol_scale` >= 0 (std of the random logits that make some symbols likely on
+    number of HMM states), `symbol_scale` >= 0 (std of the random logits that make some symbols likely on
     their own: the LSTM's per-position biases, the noise on the HMM's emission logits; for the LSTM, 0 with
-    dependence 0 is the uniform distribution).
+    dependence 0 is the uniform distribution) and `symbol_offset` (V finite numbers added to the next symbol's
+    logits at every position; None = all 0).
 
     Defaults: at V=4, L=5 the multi-information KL(P || product of marginals) is 0.875 nats (lstm) and 1.62
     (hmm); for L=2 every symbol has first-position probability >= 0.12 (V=4, seeds 0..19, both kinds).
@@ -71,6 +75,7 @@ class EnumerableOracle:
         seed: int = 0,
         hidden: int = 16,
         symbol_scale: float = 0.3,
+        symbol_offset: Sequence[float] | None = None,
     ) -> None:
         checks = (
             (isinstance(vocab, int) and 2 <= vocab <= 8, f"vocab must be an integer in 2..8, got {vocab!r}"),
@@ -86,6 +91,10 @@ class EnumerableOracle:
                 _finite_nonneg(symbol_scale),
                 f"symbol_scale must be a finite number >= 0, got {symbol_scale!r}",
             ),
+            (
+                _offsets_ok(symbol_offset, vocab),
+                f"symbol_offset must be {vocab} finite numbers (one per symbol), got {symbol_offset!r}",
+            ),
         )
         problem = next((msg for ok, msg in checks if not ok), None)
         if problem:
@@ -93,6 +102,10 @@ class EnumerableOracle:
         self.vocab, self.length, self.kind = vocab, length, kind
         self.dependence, self.seed = float(dependence), seed
         self.hidden, self.symbol_scale = hidden, float(symbol_scale)
+        offset = (0.0,) * vocab if symbol_offset is None else tuple(float(v) for v in symbol_offset)
+        self.symbol_offset = offset
+        # None when all 0: the default oracle's numbers stay exactly those of the process without offsets.
+        self._offset = torch.tensor(offset, dtype=torch.float64) if any(offset) else None
         self.params = _draw_params(kind, vocab, length, hidden, self.dependence, self.symbol_scale, seed)
 
     # --- identity -----------------------------------------------------------------------------------------
@@ -107,6 +120,7 @@ class EnumerableOracle:
             "seed": self.seed,
             "hidden": self.hidden,
             "symbol_scale": self.symbol_scale,
+            "symbol_offset": self.symbol_offset,
         }
 
     def __repr__(self) -> str:
@@ -129,8 +143,10 @@ class EnumerableOracle:
         """log P(x_t = . | x_<t) for each row, (n, V); t is 0-based."""
         p = self.params
         if self.kind == "lstm":
-            return (p["bias"][t] + self.dependence * (state[0] @ p["w_out"].T)).log_softmax(dim=-1)
-        return (state[0] @ p["emission"]).log()
+            out = (p["bias"][t] + self.dependence * (state[0] @ p["w_out"].T)).log_softmax(dim=-1)
+        else:
+            out = (state[0] @ p["emission"]).log()
+        return out if self._offset is None else (out + self._offset).log_softmax(dim=-1)
 
     def _advance(self, state: tuple[torch.Tensor, ...], symbols: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """The state after also reading `symbols` (n,)."""
@@ -282,6 +298,16 @@ class EnumerableOracle:
     def tokenizer(self) -> WordTokenizer:
         """Word tokenizer with the special tokens then the symbols in order: symbol k has token id 4 + k."""
         return symbol_tokenizer(self.symbols)
+
+
+def _offsets_ok(x: Any, vocab: int) -> bool:
+    if x is None:
+        return True
+    try:
+        values = [float(v) for v in x]
+    except (TypeError, ValueError):
+        return False
+    return len(values) == vocab and all(np.isfinite(v) for v in values)
 
 
 def _finite_nonneg(x: Any) -> bool:
