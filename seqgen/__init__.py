@@ -8,7 +8,10 @@ The Python API mirrors the command line (each function is what its `seqgen` comm
     scores = seqgen.evaluate("runs/x", metrics="nll,bleu,self_bleu", temperatures=(0.8, 1.0))
     table, plots = seqgen.compare(["runs/x", "runs/y"], temperatures=(0.8, 1.0), plot_dir="runs")
 
-Importing seqgen is cheap: the heavy parts (torch models, datasets) load when a function first needs them.
+Importing seqgen registers its model classes with transformers' Auto classes (seqgen.models.registration), so
+a run's generator folder loads with `AutoModelForCausalLM` / `AutoTokenizer` / `pipeline("text-generation")`
+after `import seqgen` alone. The heavy parts (datasets, the training loop, the metrics) load when a function
+first needs them.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from seqgen.errors import SeqgenError
+from seqgen.models import registration as _registration  # noqa: F401  (the Auto classes know seqgen's models)
 from seqgen.run_folder import Config, RunConfig, load_config
 
 if TYPE_CHECKING:
@@ -36,6 +40,7 @@ __all__ = [
     "load_config",
     "load_run",
     "sample",
+    "study",
     "train",
 ]
 SPLITS = ("train", "valid", "test")
@@ -118,10 +123,12 @@ def evaluate(
     classifier: Sequence[str] | dict[str, Any] = (),
     embedding_model: str | Path | None = None,
     log: Callable[[str], None] | None = None,
+    progress: bool = True,
 ) -> dict[str, Any]:
     """Held-out likelihood and per-temperature sample metrics of a run, as `seqgen evaluate RUN` writes
     them. `lm` and `classifier` are KEY=VALUE settings of the LM scores (or an LMSettings) and of the
-    two-sample classifier (or a dict of them)."""
+    two-sample classifier (or a dict of them). `progress`: bars on stderr for the slow phases (only when it
+    is a terminal; TQDM_DISABLE=1 also turns them off)."""
     from seqgen.evaluation import evaluate_run
     from seqgen.evaluation.samples import classifier_settings
     from seqgen.metrics.lm_score import LMSettings
@@ -143,6 +150,7 @@ def evaluate(
         classifier=classifier if isinstance(classifier, dict) else classifier_settings(list(classifier)),
         embedding_model=embedding_model,
         log=log,
+        progress=progress,
     )
 
 
@@ -188,3 +196,13 @@ def compare(
     if plot_dir is not None:
         Path(plot_dir).mkdir(parents=True, exist_ok=True)
     return render(per_split, fmt=fmt, plot_dir=plot_dir)
+
+
+# The subpackage seqgen.study is imported here, before the function of the same name is defined: importing a
+# submodule binds it as an attribute of its parent, so importing it later would replace the function.
+import seqgen.study as _study_package  # noqa: E402  (cheap: its modules load when a study runs)
+
+
+def study(spec: str | Path, out: str | Path, *, scale: str = "cpu") -> list[Path]:
+    """Train, evaluate and compare every arm of a study spec, as `seqgen study` does; the report files."""
+    return _study_package.run(spec, out, scale=scale)

@@ -1,4 +1,4 @@
-"""The `seqgen` command: train, sample, evaluate, compare, tokenizer.
+"""The `seqgen` command: train, sample, evaluate, compare, study, tokenizer, data.
 
 It only parses: every command is one call of the Python API (`seqgen.train`, `seqgen.sample`, ...), which
 checks every value once, in the words of its key or flag. Bad input never shows a traceback: every
@@ -13,27 +13,12 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from seqgen.data.download import DOWNLOAD_HELP, download, obw_instructions
 from seqgen.errors import SeqgenError
+from seqgen.evaluation.metric_names import COMPARE_HELP, EVALUATE_HELP
+from seqgen.metrics.score_settings import classifier_defaults_help, lm_defaults_help
 
 EXIT_USAGE = 2
-EVALUATE_HELP = (
-    "seqgen evaluate RUN [--metrics ...] [--temperatures 0.8,1.0] [-o eval.json]\n"
-    "seqgen evaluate --samples S.txt --references R.txt [--metrics bleu,self_bleu,sacrebleu]\n\n"
-    "Run metrics: nll (held-out NLL/token on --split), and per temperature on --num-samples samples:\n"
-    "  bleu, self_bleu   Texygen BLEU-2..5 vs the split's sentences / Self-BLEU-2..5 vs other samples\n"
-    "  lm                NLL/token of the samples under a reference LM trained on the real train split\n"
-    "  reverse_lm        NLL/token on the split of a fresh LM trained on the samples\n"
-    "  classifier        accuracy/AUC of a fresh discriminator telling samples from real sentences\n"
-    "  oracle            valid-sample fraction and exact oracle NLL (oracle corpora only)\n"
-    "  fed, mauve        Frechet embedding distance / MAUVE (needs --embedding-model)\n"
-    "Default: nll,bleu,self_bleu (+ oracle on oracle corpora); 'all' = every metric but fed, mauve."
-)
-COMPARE_HELP = (
-    "seqgen compare RUN [RUN ...] [--temperatures 0.7,0.8,1.0,1.2] [--format md|csv|latex] [-o FILE]\n\n"
-    "Evaluates every run (a saved `seqgen evaluate -o` JSON file is used as it is) and prints one table per\n"
-    "split, best value per column marked, plus PNG plots: BLEU-4 vs Self-BLEU-4 and LM score vs reverse LM\n"
-    "score, one curve per run across temperatures."
-)
 
 
 def _check_output(path: str | None) -> None:
@@ -69,19 +54,10 @@ def _temperatures(text: str) -> tuple[float, ...]:
 
 def _evaluate_settings(args: argparse.Namespace) -> dict:
     """The sample-metric options shared by evaluate and compare, as `seqgen.evaluate` keywords."""
-    return dict(
-        checkpoint=args.checkpoint,
-        batch_size=args.batch_size,
-        device=args.device,
-        num_samples=args.num_samples,
-        seed=args.seed,
-        temperatures=_temperatures(args.temperatures),
-        tokenize=args.tokenize,
-        lm=args.lm,
-        reference_lm=args.reference_lm,
-        classifier=args.classifier,
-        embedding_model=args.embedding_model,
+    names = (
+        "checkpoint batch_size device num_samples seed tokenize lm reference_lm classifier embedding_model"
     )
+    return {k: getattr(args, k) for k in names.split()} | {"temperatures": _temperatures(args.temperatures)}
 
 
 # ----------------------------------------------------------------------------------------------- commands
@@ -163,6 +139,25 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_study(args: argparse.Namespace) -> int:
+    import seqgen
+
+    files = seqgen.study(args.spec, args.out, scale=args.scale)
+    for p in files:
+        print(f"seqgen: wrote {p}", file=sys.stderr)
+    print(f"study report: {Path(args.out) / 'report' / 'report.md'}")
+    return 0
+
+
+def cmd_data_download(args: argparse.Namespace) -> int:
+    if args.name == "obw":
+        print(obw_instructions(args.dir))
+        return 0
+    for f in download(args.name, args.dir, mirror=args.mirror):
+        print(f"{f.status}: {f.path} ({f.size:,} bytes, SHA-256 checked)")
+    return 0
+
+
 def cmd_tokenizer_train(args: argparse.Namespace) -> int:
     from seqgen.data.corpus import load_corpus
     from seqgen.data.run_data import tokenizer_from_config
@@ -177,6 +172,7 @@ def cmd_tokenizer_train(args: argparse.Namespace) -> int:
         model_type=args.model_type,
         min_freq=args.min_freq,
         max_vocab=args.max_vocab,
+        split=args.split,
     )
     tok = tokenizer_from_config(settings, texts)
     tok.save(args.out)
@@ -186,7 +182,11 @@ def cmd_tokenizer_train(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------------------------------------ parser
 class OneLineErrorParser(argparse.ArgumentParser):
-    """argparse, but a usage error is one `seqgen: error:` line (with a pointer to --help), exit status 2."""
+    """argparse, but a usage error is one `seqgen: error:` line (with a pointer to --help), exit status 2;
+    descriptions are shown as written (RawDescriptionHelpFormatter)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **{"formatter_class": argparse.RawDescriptionHelpFormatter, **kwargs})
 
     def error(self, message: str):  # type: ignore[override]
         self.exit(EXIT_USAGE, f"seqgen: error: {self.prog}: {message} (see {self.prog} --help)\n")
@@ -199,7 +199,6 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     t = sub.add_parser(
         "train",
         help="train a generator",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
         description="seqgen train [RECIPE.yaml] [KEY=VALUE ...]\n\n"
         "Config keys (KEY=VALUE overrides the recipe):\n" + help_text(RunConfig),
     )
@@ -245,8 +244,8 @@ def _add_sample_metric_options(p: argparse.ArgumentParser, *, default_metrics: s
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="LM score / reverse LM settings (repeatable): kind, emb_dim, hidden_dim, num_layers, dropout, "
-        "batch_size, lr, max_steps, eval_every, patience, max_len, min_freq, max_vocab, seed",
+        help="LM score / reverse LM settings (repeatable); the reference LM's recipe, then the reverse LM's "
+        f"(reverse_*). Defaults: {lm_defaults_help()}",
     )
     p.add_argument(
         "--reference-lm",
@@ -260,8 +259,8 @@ def _add_sample_metric_options(p: argparse.ArgumentParser, *, default_metrics: s
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="two-sample classifier settings (repeatable): kind (cnn, rnn, transformer), steps, "
-        "batch_size, lr",
+        help="two-sample classifier settings (repeatable; kind: cnn, rnn or transformer). Defaults: "
+        f"{classifier_defaults_help()}",
     )
     p.add_argument("--embedding-model", default=None, metavar="DIR", help="local sentence-embedding model")
     p.add_argument("--device", default=None)
@@ -269,12 +268,8 @@ def _add_sample_metric_options(p: argparse.ArgumentParser, *, default_metrics: s
 
 
 def _add_evaluate(sub: argparse._SubParsersAction) -> None:
-    formatter = argparse.RawDescriptionHelpFormatter
     e = sub.add_parser(
-        "evaluate",
-        help="metrics of a run, or BLEU of a samples file",
-        formatter_class=formatter,
-        description=EVALUATE_HELP,
+        "evaluate", help="metrics of a run, or BLEU of a samples file", description=EVALUATE_HELP
     )
     e.add_argument("run", nargs="?", default=None, help="run folder (or use --samples)")
     e.add_argument("--samples", default=None, help="score a plain samples file (one sentence a line) instead")
@@ -288,12 +283,8 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_compare(sub: argparse._SubParsersAction) -> None:
-    formatter = argparse.RawDescriptionHelpFormatter
     c = sub.add_parser(
-        "compare",
-        help="compare runs in tables and quality-diversity plots",
-        formatter_class=formatter,
-        description=COMPARE_HELP,
+        "compare", help="compare runs in tables and quality-diversity plots", description=COMPARE_HELP
     )
     c.add_argument("items", nargs="+", metavar="RUN", help="run folders or saved evaluation .json files")
     _add_sample_metric_options(c, default_metrics="comma list of metrics (default: all, see evaluate --help)")
@@ -303,6 +294,20 @@ def _add_compare(sub: argparse._SubParsersAction) -> None:
     c.add_argument("-o", "--output", default=None, help="write the tables to this file instead of stdout")
     c.add_argument("--plot-dir", default=None, help="folder for the PNG plots (default: that of -o, else .)")
     c.set_defaults(func=cmd_compare)
+
+
+def _add_study(sub: argparse._SubParsersAction) -> None:
+    st = sub.add_parser(
+        "study",
+        help="train a base run and its arms, evaluate and compare them all",
+        description="seqgen study SPEC.yaml --out DIR [--scale smoke|cpu|paper]\n\nTrains DIR/base, then "
+        "every arm of the spec from it for the same budget (finished runs are reused, broken ones resumed: "
+        "run it again to continue), evaluates them, and writes DIR/report/ (tables, plots, report.md).",
+    )
+    st.add_argument("spec", help="study spec (e.g. recipes/caption/study.yaml)")
+    st.add_argument("--out", required=True, help="folder of the study's run folders and report")
+    st.add_argument("--scale", default="cpu", choices=["smoke", "cpu", "paper"], help="sizes (default cpu)")
+    st.set_defaults(func=cmd_study)
 
 
 def _add_tokenizer(sub: argparse._SubParsersAction) -> None:
@@ -318,13 +323,25 @@ def _add_tokenizer(sub: argparse._SubParsersAction) -> None:
     tt.add_argument("--model-type", default="unigram", choices=["unigram", "bpe"])
     tt.add_argument("--min-freq", type=int, default=1, help="word: minimum count")
     tt.add_argument("--max-vocab", type=int, default=0, help="word/char: most symbols kept (0 = all)")
+    tt.add_argument("--split", default="whitespace", choices=["whitespace", "treebank"], help="word: how")
     tt.set_defaults(func=cmd_tokenizer_train)
+
+
+def _add_data(sub: argparse._SubParsersAction) -> None:
+    dsub = sub.add_parser("data", help="public corpora").add_subparsers(
+        dest="data_command", required=True, metavar="ACTION", parser_class=OneLineErrorParser
+    )
+    dd = dsub.add_parser("download", help="fetch a corpus, SHA-256 checked", description=DOWNLOAD_HELP)
+    dd.add_argument("name", metavar="NAME", help="coco, emnlp_news, tinyshakespeare or obw")
+    dd.add_argument("--dir", default="data", help="folder the corpus folder goes in (default data)")
+    dd.add_argument("--mirror", default=None, metavar="URL", help="fetch URL/NAME/FILE instead (or a folder)")
+    dd.set_defaults(func=cmd_data_download)
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = OneLineErrorParser(prog="seqgen", description="Train, sample and evaluate text generators.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=OneLineErrorParser)
-    for add in (_add_train, _add_sample, _add_evaluate, _add_compare, _add_tokenizer):
+    for add in (_add_train, _add_sample, _add_evaluate, _add_compare, _add_study, _add_tokenizer, _add_data):
         add(sub)
     return p
 

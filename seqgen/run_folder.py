@@ -4,8 +4,8 @@
 RUN/
   config.yaml          the full resolved config
   run.json             split rule, corpus paths (absolute), token counts, <unk> rates, process count
-  tokenizer/           tokenizer.json (+ spm.model)
-  generator/           best generator by validation NLL (last when there is no validation split)
+  tokenizer/           tokenizer.json (+ spm.model), in seqgen's own format
+  generator/           best generator by validation NLL (last without a validation split); a whole HF model
   checkpoint/          the last resumable state, replaced atomically as a whole:
     generator/           save_pretrained folder of that step
     state/               Accelerate save_state (optimizer, scheduler, RNG; loaded with weights_only=True)
@@ -80,13 +80,13 @@ class RunConfig(Settings):
     def check(self) -> None:
         """The rules between sections; each section has checked its own values already."""
         check_fits_rows(self.model, self.data.max_len)
+        self.train.check_with_corpus(self.data.train)
         if self.objective == "adversarial":
-            t = self.train
             check_run(
                 self.adv,
-                micro_batch=t.micro_batch,
-                batch_size=t.batch_size,
-                grad_accum=t.grad_accum,
+                micro_batch=self.train.micro_batch,
+                batch_size=self.train.batch_size,
+                grad_accum=self.train.grad_accum,
                 data=self.data,
             )
 

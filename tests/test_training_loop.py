@@ -140,12 +140,12 @@ def test_interrupted_save_leaves_previous_checkpoint_loadable(tmp_path, monkeypa
     real_save = Generator.save
     calls = {"n": 0}
 
-    def dying_save(self, directory):
+    def dying_save(self, directory, tokenizer=None):
         calls["n"] += 1
         if "checkpoint" in str(directory) and calls["n"] > 1:
-            real_save(self, directory)
+            real_save(self, directory, tokenizer)
             raise KeyboardInterrupt("killed while saving")
-        return real_save(self, directory)
+        return real_save(self, directory, tokenizer)
 
     trainer = Trainer(cfg)
     trainer.fit(stop_after=4)  # checkpoint at step 4 written normally

@@ -58,6 +58,7 @@ class Objective:
     def __init__(self, pad_id: int) -> None:
         self.pad_id = pad_id
         self.ctx: TrainingContext | None = None
+        self.samples_drawn = 0  # sequences sampled from the generator so far (logged; kept in checkpoints)
 
     # ------------------------------------------------------------------ wiring
     def bind(self, ctx: TrainingContext) -> None:

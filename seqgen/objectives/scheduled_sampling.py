@@ -117,6 +117,8 @@ def scheduled_sampling_forward(
     """
     _check_settings(batch, p_gold, mode, mix, grad_through_both, max_len)
     gen = _unwrap(model)
+    if mix == "soft" and gen.kind == "independent":  # its logits depend on the position only
+        raise SeqgenError("ss.mix=soft mixes input embeddings; a model.kind=independent generator has none")
     if gen.kind == "transformer" and gen.max_positions is not None and batch.size(1) - 1 > gen.max_positions:
         raise SeqgenError(
             f"batch of {batch.size(1) - 1} input positions exceeds the Transformer's context of "

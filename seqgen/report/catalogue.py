@@ -44,10 +44,38 @@ _EXACT = "by enumeration of the oracle's support; P = oracle, Q = model"
 METRICS: dict[str, Metric] = {
     m.key: m
     for m in (
-        Metric("nll", "NLL", "held-out NLL in nats/token on the split (EOS included, pad excluded)", "min"),
-        Metric("ppl", "PPL", "held-out perplexity, exp(NLL)", "min"),
-        Metric("bpc", "BPC", "held-out bits per character, NLL / ln 2 (character-level models)", "min"),
+        # Per token: comparable only between runs sharing a tokenizer (compare ranks it within those only).
+        Metric(
+            "nll",
+            "NLL",
+            "held-out NLL in nats/token on the split (EOS included, pad excluded; = nll_token); ranked only "
+            "among runs sharing a tokenizer",
+            "min",
+        ),
+        Metric(
+            "nll_token",
+            "NLL/token",
+            "held-out NLL in nats per target token (EOS included, pad excluded); same tokenizer only",
+            "min",
+        ),
+        Metric("ppl", "PPL", "held-out perplexity, exp(NLL/token); same tokenizer only", "min"),
+        # Per unit of text: comparable across tokenizers (counted on the split's text, not on tokens).
+        Metric(
+            "bits_per_char",
+            "bits/char",
+            "held-out total nats / (ln 2 x the split's characters, each line break = EOS = one character)",
+            "min",
+        ),
+        Metric(
+            "nll_word",
+            "NLL/word",
+            "held-out total nats / the split's whitespace words (EOS = one word per line)",
+            "min",
+        ),
+        Metric("bpc", "BPC", "held-out bits per character of a char-level model (= bits_per_char)", "min"),
         Metric("tokens", "tokens", "target tokens in the held-out split (EOS included, pad excluded)", None),
+        Metric("chars", "chars", "characters of the split's text the NLL covers (line breaks too)", None),
+        Metric("words", "words", "whitespace words of the split's text the NLL covers (EOS too)", None),
         # Not ranked: a lower <unk> rate is a property of the tokenizer, not of the model.
         Metric("unk_fraction", "<unk>", "fraction of the split's text tokens that are <unk> (OOV)", None),
         *(
@@ -124,6 +152,46 @@ METRICS: dict[str, Metric] = {
             "exact KL(P || product of P's marginals): how much P's positions depend on each other",
             None,
         ),
+        # The study's curve summaries (Caccia et al. 2020): each run's temperature curve interpolated to the
+        # base run's point at T=1; "below" = worse quality at every diversity both curves cover.
+        Metric(
+            "matched_bleu4",
+            "BLEU-4 @ base Self-BLEU-4",
+            "BLEU-4 at the base run's Self-BLEU-4 (T=1), interpolated across temperatures",
+            "max",
+        ),
+        Metric(
+            "matched_self_bleu4",
+            "Self-BLEU-4 @ base BLEU-4",
+            "Self-BLEU-4 at the base run's BLEU-4 (T=1), interpolated across temperatures",
+            "min",
+        ),
+        Metric(
+            "below_base_bleu",
+            "BLEU curve below base",
+            "1: BLEU-4 below the base's at every Self-BLEU-4",
+            None,
+        ),
+        Metric(
+            "matched_lm_score",
+            "LM score @ base rev. LM",
+            "LM score at the base run's reverse LM score (T=1), interpolated across temperatures",
+            "min",
+        ),
+        Metric(
+            "matched_reverse_lm",
+            "rev. LM @ base LM score",
+            "reverse LM score at the base run's LM score (T=1), interpolated across temperatures",
+            "min",
+        ),
+        Metric(
+            "below_base_lm",
+            "LM curve below base",
+            "1: LM score worse than the base's at every reverse LM score",
+            None,
+        ),
+        Metric("train_seconds", "train s", "wall time of the run's training, seconds (all starts)", None),
+        Metric("samples_drawn", "samples drawn", "sequences the generator sampled during training", None),
     )
 }
 

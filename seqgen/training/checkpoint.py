@@ -29,6 +29,7 @@ from seqgen.training.finite import all_finite
 
 if TYPE_CHECKING:
     from seqgen.models import Generator
+    from seqgen.tokenization import Tokenizer
 
 # Keys that may change when a run is resumed: they do not change the numbers a step computes.
 RESUMABLE_CHANGES = {
@@ -38,6 +39,7 @@ RESUMABLE_CHANGES = {
     "train.eval_every",
     "train.save_every",
     "train.log_every",
+    "train.oracle_eval_every",
     "train.num_samples",
     "train.progress",
     "train.tensorboard",
@@ -126,11 +128,13 @@ def save(
     accelerator: Any,
     *,
     generator: Generator,
+    tokenizer: Tokenizer | None = None,
     objective: Any,
     counters: Counters,
     tensors: list[torch.Tensor],
 ) -> None:
-    """Write RUN/checkpoint as a whole (every process calls this). `tensors`: what must be finite."""
+    """Write RUN/checkpoint as a whole (every process calls this). `tensors`: what must be finite; `tokenizer`
+    goes into the generator folder in its Hugging Face form (`Generator.save`)."""
     acc = accelerator
     target = run.path / "checkpoint"
     acc.wait_for_everyone()
@@ -145,7 +149,7 @@ def save(
         acc.save_state(str(tmp_dir / "state"))
         acc.wait_for_everyone()
         if acc.is_main_process:
-            generator.save(tmp_dir / "generator")
+            generator.save(tmp_dir / "generator", tokenizer)
             objective.save_models(tmp_dir)
             state = {
                 "step": counters.step,

@@ -67,9 +67,7 @@ def run_info(
     }
 
 
-def announce(
-    cfg: RunConfig, run: RunFolder, *, step: int, from_checkpoint: bool, unk: dict, kind: str
-) -> None:
+def announce(cfg: RunConfig, run: RunFolder, step: int, from_checkpoint: bool, unk: dict, kind: str) -> None:
     """How the run starts, one line each; a warning for every split whose <unk> rate is above 5%."""
     if from_checkpoint:
         log.info("resuming %s from step %d", run.path, step)

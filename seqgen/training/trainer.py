@@ -38,6 +38,7 @@ from seqgen.training.finite import guarded_step, optimizer_tensors
 from seqgen.training.init_from import config_from_run
 from seqgen.training.metrics_log import MetricsLog
 from seqgen.training.optim import build_optimizer, build_scheduler
+from seqgen.training.oracle_trajectory import oracle_trajectory
 from seqgen.training.run_start import (
     announce,
     initial_generator,
@@ -125,15 +126,9 @@ class Trainer:
         self.log = MetricsLog(
             self.run.metrics_file, acc, keep_until=self.step if self.from_checkpoint else -1
         )
+        self.trajectory = oracle_trajectory(cfg, acc)  # exact divergences to the oracle's P, when asked for
         if acc.is_main_process:
-            announce(
-                cfg,
-                self.run,
-                step=self.step,
-                from_checkpoint=self.from_checkpoint,
-                unk=self.unk,
-                kind=self.tokenizer.kind,
-            )
+            announce(cfg, self.run, self.step, self.from_checkpoint, self.unk, self.tokenizer.kind)
         if self.log_with:
             acc.init_trackers("tensorboard")
 
@@ -198,13 +193,14 @@ class Trainer:
             self.run,
             self.accelerator,
             generator=self.unwrapped,
+            tokenizer=self.tokenizer,
             objective=self.objective,
             counters=self.counters,
             tensors=[*self._trained_tensors(), *self.objective.trained_tensors()],
         )
         if self.accelerator.is_main_process:
             if self.data.valid is None:  # no validation split: the run's generator is the last one
-                self.unwrapped.save(self.run.path / "generator")
+                self.unwrapped.save(self.run.path / "generator", self.tokenizer)
             self.objective.save_models(self.run.path)  # the run's discriminator is the latest one
 
     # ------------------------------------------------------------------------------------------- loop
@@ -320,9 +316,9 @@ class Trainer:
             if c.best_valid is None or valid["nll"] < c.best_valid:
                 c.best_valid = valid["nll"]
                 if acc.is_main_process and self.keep == "best_valid":
-                    self.unwrapped.save(self.run.path / "generator")
+                    self.unwrapped.save(self.run.path / "generator", self.tokenizer)
             if acc.is_main_process and self.keep == "last":
-                self.unwrapped.save(self.run.path / "generator")
+                self.unwrapped.save(self.run.path / "generator", self.tokenizer)
         if acc.is_main_process and self.cfg.train.num_samples > 0:
             write_samples(self.run, self.unwrapped, self.tokenizer, self.cfg, step=self.step)
         acc.wait_for_everyone()
@@ -354,6 +350,7 @@ class Trainer:
         if self.step == 0 and not self.from_checkpoint and not self._pretrained:
             self.objective.pretrain(self.unwrapped)  # e.g. the discriminator, before the first step
             self._pretrained = True
+            self.trajectory(self.step, self.unwrapped, self.log)  # a trajectory starts before the first step
         steps_done = 0
         while self.step < t.max_steps:
             m = self.train_step()
@@ -369,11 +366,14 @@ class Trainer:
                     lr=self.scheduler.get_last_lr()[0],
                     epoch=self.order.epoch_of(self.step * t.grad_accum),
                 )
+                if self.objective.samples_drawn:  # objectives that sample sequences (adversarial)
+                    m["samples_drawn"] = self.objective.samples_drawn
                 self.log.write(self.step, "train", m)
                 self._log_training_samples()
                 bar.set_postfix(loss=f"{loss:.4f}", tok_s=f"{m['tokens_per_s']:.0f}", refresh=False)
                 window_tokens, window_start = 0.0, time.perf_counter()
             bar.update(1)
+            self.trajectory(self.step, self.unwrapped, self.log)
             last = self.step == t.max_steps
             if (t.eval_every and self.step % t.eval_every == 0) or last:
                 valid = self._evaluate_and_keep_best()

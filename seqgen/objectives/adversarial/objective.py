@@ -135,6 +135,7 @@ class Adversarial(Objective):
     def sample(
         self, generator: Generator, n: int, rng: torch.Generator, prefix: torch.Tensor | None = None
     ) -> torch.Tensor:
+        self.samples_drawn += n
         return sample_policy(generator, n, self.max_len, prefix=prefix, rng=rng, constraint=self.constraint)
 
     @torch.no_grad()
@@ -329,10 +330,12 @@ class Adversarial(Objective):
         return self.fakes
 
     def state(self) -> dict[str, Any]:
-        return {"ema": self.baseline.state(), **(self.critic.state() if self.critic is not None else {})}
+        critic = self.critic.state() if self.critic is not None else {}
+        return {"ema": self.baseline.state(), "samples_drawn": self.samples_drawn, **critic}
 
     def load_state(self, state: dict[str, Any]) -> None:
         self.baseline.load_state(state.get("ema"))
+        self.samples_drawn = int(state.get("samples_drawn", 0))
         if self.critic is not None:
             self.critic.load_state(state)
 
