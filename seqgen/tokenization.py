@@ -23,7 +23,7 @@ from seqgen.data.tokenizer_base import (
     Tokenizer,
     load_tokenizer,
 )
-from seqgen.data.vocab_tokenizers import SPLITS, CharTokenizer, WordTokenizer
+from seqgen.data.vocab_tokenizers import SPLITS, CharTokenizer, WordTokenizer, check_split
 from seqgen.errors import SeqgenError, Settings, setting
 
 __all__ = [
@@ -59,12 +59,20 @@ class TokenizerConfig(Settings):
     max_vocab: int = setting(0, "word/char: keep at most this many symbols, most frequent first (0 = all)")
     split: str = setting(
         "whitespace",
-        "word: how lines become words: whitespace (str.split) or treebank (nltk's rules: night. -> night .)",
+        "word: how lines become words: whitespace (str.split), treebank (nltk's rules: night. -> night .) or "
+        "regex (the matches of tokenizer.pattern)",
         SPLITS,
+    )
+    pattern: str | None = setting(
+        None, "word, split=regex: the regular expression of one word, e.g. \\w+|[^\\w\\s]"
     )
 
     def check(self) -> None:
         self.at_least(1, "min_freq")
+        if self.kind == "word" and (self.split == "regex" or self.pattern is not None):
+            if self.split != "regex":
+                self.refuse("pattern", f"is used only with tokenizer.split=regex, got split={self.split}")
+            check_split("regex", self.pattern)
         if self.vocab_size <= len(SPECIAL_TOKENS):
             self.refuse("vocab_size", f"must be more than the 4 special tokens, got {self.vocab_size}")
         if self.max_vocab < 0 or 0 < self.max_vocab <= len(SPECIAL_TOKENS):
@@ -82,6 +90,7 @@ def train_tokenizer(
     min_freq: int = 1,
     max_vocab: int = 0,
     split: str = "whitespace",
+    pattern: str | None = None,
 ) -> Tokenizer:
     """Train a `kind` tokenizer on `lines` (an iterable, read once); settings of other kinds are ignored."""
     if isinstance(lines, str):
@@ -89,7 +98,9 @@ def train_tokenizer(
     if kind == "char":
         return CharTokenizer.train(lines, max_vocab=max_vocab)
     if kind == "word":
-        return WordTokenizer.train(lines, min_freq=min_freq, max_vocab=max_vocab, split=split)
+        return WordTokenizer.train(
+            lines, min_freq=min_freq, max_vocab=max_vocab, split=split, pattern=pattern
+        )
     if kind == "sentencepiece":
         return SentencePieceTokenizer.train(lines, vocab_size=vocab_size, model_type=model_type)
     raise SeqgenError(f"unknown tokenizer kind {kind!r} (expected {', '.join(KINDS)})")

@@ -72,3 +72,37 @@ def test_the_hugging_face_form_encodes_coco_captions_alike():
     fast = hf_tokenizer(tok)
     same = sum(fast(line, add_special_tokens=False)["input_ids"] == tok.encode(line) for line in lines)
     assert same >= 0.99 * len(lines)
+
+
+def test_a_regex_split_finds_the_pattern_and_its_positions(tmp_path):
+    cfg = load_config(None, ["tokenizer.split=regex", r"tokenizer.pattern=\w+|[^\w\s]"])
+    assert cfg.tokenizer.pattern == r"\w+|[^\w\s]"
+    tok = WordTokenizer.train(["a dog, on the beach."], split="regex", pattern=cfg.tokenizer.pattern)
+    line = "the cat, on a beach."
+    assert [tok.id_to_token(i) for i in tok.encode(line)] == ["the", "<unk>", ",", "on", "a", "beach", "."]
+    assert tok.char_ends(line) == [3, 7, 8, 11, 13, 19, 20]
+    tok.save(tmp_path / "re")
+    assert load_tokenizer(tmp_path / "re").encode(line) == tok.encode(line)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "says"),
+    [
+        (["tokenizer.split=regex"], "needs tokenizer.pattern"),
+        (["tokenizer.split=regex", "tokenizer.pattern=("], "is not a regular expression"),
+        (["tokenizer.split=regex", "tokenizer.pattern=a*"], "matches the empty string"),
+        (["tokenizer.pattern=\\w+"], "only with tokenizer.split=regex"),
+    ],
+)
+def test_a_bad_regex_split_is_refused_naming_the_key(overrides, says):
+    with pytest.raises(SeqgenError, match="tokenizer.pattern") as err:
+        load_config(None, overrides)
+    assert says in str(err.value)
+
+
+def test_the_hugging_face_form_of_a_regex_split_encodes_alike():
+    lines = ["a dog, on the beach.", "two cats: one (black) and one white!", "don't stop"]
+    tok = WordTokenizer.train(lines, split="regex", pattern=r"\w+|[^\w\s]")
+    fast = hf_tokenizer(tok)
+    for line in [*lines, "a cat, on the dog."]:
+        assert fast(line, add_special_tokens=False)["input_ids"] == tok.encode(line), line

@@ -12,7 +12,8 @@ How each kind is rebuilt:
   Python's `str.split()` splits on, decoded with one space between words; a `split=treebank` tokenizer also
   detaches a final period, commas, colons, ; ? ! and English clitics ('s, n't, ...), which is what the
   Treebank rules do on most caption lines (99.4% of COCO's first 5,000 training lines encode alike; quotes,
-  brackets and abbreviations are where the Hugging Face form differs);
+  brackets and abbreviations are where the Hugging Face form differs); a `split=regex` one splits on the
+  pattern's matches (the same words where the pattern matches every non-space character);
 - sentencepiece: transformers' own converter of the sentencepiece model (Unigram or BPE with the merges
   ranked by piece score), following the model's normaliser settings: identity, whitespace kept, the dummy
   prefix as sentencepiece adds it.
@@ -52,7 +53,12 @@ def hf_backend(tok: Tokenizer) -> Backend:
             backend.decoder = decoders.Fuse()
         else:  # no decoder: the tokenizers library joins the tokens with one space, as WordTokenizer does
             words = pre_tokenizers.Split(Regex(_WORD_SEPARATORS), behavior="removed")
-            if getattr(tok, "split", "whitespace") == "treebank":
+            if getattr(tok, "split", "whitespace") == "regex":
+                # Matches become pieces; what lies between them is split on whitespace like the rest, so
+                # the forms agree when the pattern matches every non-space character (\w+|[^\w\s]).
+                matches = pre_tokenizers.Split(Regex(tok.pattern), behavior="isolated")  # type: ignore[attr-defined]
+                words = pre_tokenizers.Sequence([matches, words])
+            elif getattr(tok, "split", "whitespace") == "treebank":
                 # The Treebank rules that matter on captions and news: a final period, commas and colons
                 # before a non-digit, and English clitics ('s, n't, ...) become words of their own.
                 rules = r"\.(?=\s*$)|[,:;?!](?!\d)|(?i:n't|'(?:s|m|d|ll|re|ve))(?![A-Za-z])"

@@ -72,6 +72,7 @@ def tokenizer_from_config(t: TokenizerConfig, texts: Any) -> Tokenizer:
         min_freq=t.min_freq,
         max_vocab=t.max_vocab,
         split=t.split,
+        pattern=t.pattern,
     )
 
 

@@ -1,11 +1,12 @@
 """Tokenizers that are an explicit list of symbols: one token per character, or per word (split on whitespace
-or by the Treebank rules, seqgen.data.word_split).
+by the Treebank rules (seqgen.data.word_split) or by a regular expression).
 
 Ids 0..3 are the special tokens; the rest of the vocabulary is ranked by frequency in the training text.
 """
 
 from __future__ import annotations
 
+import re
 from abc import abstractmethod
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -25,7 +26,7 @@ from seqgen.data.tokenizer_base import (
 from seqgen.data.word_split import split_words, word_ends
 from seqgen.errors import SeqgenError
 
-SPLITS = ("whitespace", "treebank")  # how a word tokenizer splits a line (13a rewrites text: no positions)
+SPLITS = ("whitespace", "treebank", "regex")  # how a word tokenizer splits a line (not 13a: it rewrites text)
 
 
 class _VocabTokenizer(Tokenizer):
@@ -147,18 +148,18 @@ class CharTokenizer(_VocabTokenizer):
 
 @_loadable
 class WordTokenizer(_VocabTokenizer):
-    """Words, split by `split` (``whitespace``: str.split(); ``treebank``: nltk's Treebank rules, which detach
-    punctuation: "at night." -> at night .); rare or unseen words (and the special token strings) become
-    ``<unk>``. Decoding joins the words with one space."""
+    """Words, split by `split`: ``whitespace`` (str.split()), ``treebank`` (nltk's Treebank rules, which
+    detach punctuation: "at night." -> at night .) or ``regex`` (the matches of `pattern`); rare or unseen
+    words (and the special token strings) become ``<unk>``. Decoding joins the words with one space,
+    so it gives back the text only where the words were separated by single spaces."""
 
     kind = "word"
     unk_text = SPECIAL_TOKENS[UNK_ID]
 
-    def __init__(self, vocab: Sequence[str], split: str = "whitespace") -> None:
-        if split not in SPLITS:
-            raise SeqgenError(f"unknown word split {split!r}; choose one of {', '.join(SPLITS)}")
+    def __init__(self, vocab: Sequence[str], split: str = "whitespace", pattern: str | None = None) -> None:
+        self._regex = check_split(split, pattern)
         super().__init__(vocab)
-        self.split = split
+        self.split, self.pattern = split, pattern if split == "regex" else None
 
     @staticmethod
     def _valid_symbol(token: str) -> bool:
@@ -166,22 +167,31 @@ class WordTokenizer(_VocabTokenizer):
 
     @classmethod
     def train(
-        cls, lines: Iterable[str], min_freq: int = 1, max_vocab: int = 0, split: str = "whitespace"
+        cls,
+        lines: Iterable[str],
+        min_freq: int = 1,
+        max_vocab: int = 0,
+        split: str = "whitespace",
+        pattern: str | None = None,
     ) -> WordTokenizer:
-        if split not in SPLITS:
-            raise SeqgenError(f"unknown word split {split!r}; choose one of {', '.join(SPLITS)}")
+        regex = check_split(split, pattern)
         counts: Counter[str] = Counter()
         for line in lines:
-            counts.update(split_words(line, split))
+            counts.update(_words(line, split, regex))
         if not counts:
             raise SeqgenError("no text to train the word tokenizer on")
-        return cls(_ranked(counts, min_freq, max_vocab, "word"), split)
+        bad = next((w for w in counts if w.split() != [w]), None)
+        if bad is not None:
+            raise SeqgenError(f"tokenizer.pattern {pattern!r} matches text with whitespace in it: {bad!r}")
+        return cls(_ranked(counts, min_freq, max_vocab, "word"), split, pattern)
 
     def encode(self, text: str) -> list[int]:
         get = self._index.get
-        return [get(w, UNK_ID) for w in split_words(text, self.split)]
+        return [get(w, UNK_ID) for w in _words(text, self.split, self._regex)]
 
     def char_ends(self, text: str) -> list[int]:
+        if self._regex is not None:
+            return [m.end() for m in self._regex.finditer(text)]
         return word_ends(text, self.split)
 
     def _decode(self, ids: list[int]) -> str:
@@ -189,12 +199,36 @@ class WordTokenizer(_VocabTokenizer):
 
     def _files(self) -> dict[str, bytes]:
         # The split is written only when it is not the default, so older saved tokenizers keep their digest.
-        extra = {} if self.split == "whitespace" else {"split": self.split}
+        extra: dict[str, Any] = {} if self.split == "whitespace" else {"split": self.split}
+        if self.pattern is not None:
+            extra["pattern"] = self.pattern
         return {CONFIG_NAME: self._config(vocab=self._vocab, **extra)}
 
     @classmethod
     def _from_saved(cls, path: Path, cfg: dict[str, Any]) -> Tokenizer:
         try:
-            return cls(cfg.get("vocab"), cfg.get("split", "whitespace"))
+            return cls(cfg.get("vocab"), cfg.get("split", "whitespace"), cfg.get("pattern"))
         except SeqgenError as e:
             raise SeqgenError(f"{e} in {path}") from None
+
+
+def check_split(split: str, pattern: str | None) -> re.Pattern[str] | None:
+    """The compiled pattern of a regex split (None for the others); an unknown split or a bad pattern is
+    refused."""
+    if split not in SPLITS:
+        raise SeqgenError(f"unknown word split {split!r}; choose one of {', '.join(SPLITS)}")
+    if split != "regex":
+        return None
+    if not pattern:
+        raise SeqgenError("a regex word split needs tokenizer.pattern, the regular expression of one word")
+    try:
+        regex = re.compile(pattern)
+    except re.error as e:
+        raise SeqgenError(f"tokenizer.pattern {pattern!r} is not a regular expression: {e}") from None
+    if regex.fullmatch(""):
+        raise SeqgenError(f"tokenizer.pattern {pattern!r} matches the empty string; a word needs a character")
+    return regex
+
+
+def _words(text: str, split: str, regex: re.Pattern[str] | None) -> list[str]:
+    return regex.findall(text) if regex is not None else split_words(text, split)
