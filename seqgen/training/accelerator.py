@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 from accelerate import Accelerator
 
+from seqgen.errors import SeqgenError
 from seqgen.training.config import TrainConfig
 
 
@@ -37,9 +38,24 @@ def tensorboard_available() -> bool:
         return False
 
 
-def make_accelerator(t: TrainConfig, project_dir: Path) -> tuple[Accelerator, str | None]:
-    """(the Accelerator of a run in `project_dir`, the tracker it logs to or None)."""
-    log_with = "tensorboard" if t.tensorboard and tensorboard_available() else None
+def trackers(t: TrainConfig) -> list[str]:
+    """The trackers a run logs to: train.report_to (each one must be installed), else TensorBoard when
+    train.tensorboard is on and it is installed."""
+    if not t.trackers():
+        return ["tensorboard"] if t.tensorboard and tensorboard_available() else []
+    import accelerate.utils as available
+
+    for name in t.trackers():
+        check = getattr(available, f"is_{name}_available", None)
+        if check is None or not check():
+            package = name.replace("_", "-")  # the pip name (comet-ml)
+            raise SeqgenError(f"train.report_to={name} needs the {name} package: pip install {package}")
+    return t.trackers()
+
+
+def make_accelerator(t: TrainConfig, project_dir: Path) -> tuple[Accelerator, list[str]]:
+    """(the Accelerator of a run in `project_dir`, the trackers it logs to; maybe none)."""
+    log_with = trackers(t) or None
     accelerator = Accelerator(
         mixed_precision=mixed_precision(t.mixed_precision),
         log_with=log_with,
@@ -47,4 +63,4 @@ def make_accelerator(t: TrainConfig, project_dir: Path) -> tuple[Accelerator, st
         step_scheduler_with_optimizer=False,  # one scheduler step per optimiser step, any process count
         dynamo_backend="inductor" if t.compile else "no",
     )
-    return accelerator, log_with
+    return accelerator, log_with or []

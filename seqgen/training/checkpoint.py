@@ -43,6 +43,7 @@ RESUMABLE_CHANGES = {
     "train.num_samples",
     "train.progress",
     "train.tensorboard",
+    "train.report_to",
 }
 _NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 

@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 from seqgen.errors import SeqgenError, Settings, setting
 
+# Accelerate's trackers (accelerate.utils.LoggerType), each imported only when a run asks for it.
+TRACKERS = ("tensorboard", "wandb", "mlflow", "comet_ml", "aim", "clearml", "dvclive")
+
 
 @dataclass
 class TrainConfig(Settings):
@@ -53,6 +56,11 @@ class TrainConfig(Settings):
         ("auto", "best_valid", "last"),
     )
     tensorboard: bool = setting(True, "also log to TensorBoard through Accelerate when it is installed")
+    report_to: str = setting(
+        "",
+        "comma list of Accelerate trackers that also get the training metrics: tensorboard, wandb, mlflow, "
+        "comet_ml, aim, clearml, dvclive (each must be installed; empty = train.tensorboard decides)",
+    )
     progress: bool = setting(True, "show a progress bar")
 
     def check(self) -> None:
@@ -66,6 +74,9 @@ class TrainConfig(Settings):
         self.within("beta2", 0.0, 1.0, high_open=True)
         if not 0 <= self.seed < 2**32:  # numpy's seed (set by accelerate's set_seed) takes 0 .. 2**32 - 1
             self.refuse("seed", f"must be in [0, 2**32 - 1], got {self.seed}")
+        unknown = [n for n in self.trackers() if n not in TRACKERS]
+        if unknown:
+            self.refuse("report_to", f"unknown tracker {unknown[0]!r}; choose from {', '.join(TRACKERS)}")
         if self.batch_size % self.grad_accum:
             raise SeqgenError(
                 f"train.grad_accum={self.grad_accum} does not divide train.batch_size={self.batch_size}"
@@ -79,6 +90,10 @@ class TrainConfig(Settings):
                 f"train.oracle_eval_every={self.oracle_eval_every} needs data.train=oracle (exact "
                 f"divergences need an enumerable P), got data.train={corpus}"
             )
+
+    def trackers(self) -> list[str]:
+        """train.report_to as a list of names."""
+        return [n.strip() for n in self.report_to.split(",") if n.strip()]
 
     @property
     def micro_batch(self) -> int:

@@ -129,8 +129,8 @@ class Trainer:
         self.trajectory = oracle_trajectory(cfg, acc)  # exact divergences to the oracle's P, when asked for
         if acc.is_main_process:
             announce(cfg, self.run, self.step, self.from_checkpoint, self.unk, self.tokenizer.kind)
-        if self.log_with:
-            acc.init_trackers("tensorboard")
+        if self.log_with:  # project name: what TensorBoard names its folder, wandb/mlflow the run
+            acc.init_trackers("tensorboard" if self.log_with == ["tensorboard"] else self.run.path.name)
 
     # ------------------------------------------------------------------------------------------ setup
     def _context(self) -> TrainingContext:
