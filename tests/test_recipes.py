@@ -11,12 +11,24 @@ from seqgen.tokenization import load_tokenizer
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
-# Run configs; study.yaml files are study specs (tests/test_study.py loads each at every scale).
-RECIPES = sorted(p for p in (ROOT / "recipes").glob("*/*.yaml") if p.name != "study.yaml")
+# Run configs; study.yaml files are study specs (tests/test_study.py loads each at every scale), and
+# accelerate_*.yaml files are Accelerate config files.
+ACCELERATE_CONFIGS = sorted((ROOT / "recipes").glob("*/accelerate_*.yaml"))
+RECIPES = sorted(
+    p for p in (ROOT / "recipes").glob("*/*.yaml") if p.name != "study.yaml" and p not in ACCELERATE_CONFIGS
+)
 
 
 def test_there_are_recipes():
     assert len(RECIPES) >= 4
+
+
+@pytest.mark.parametrize("path", ACCELERATE_CONFIGS, ids=lambda p: p.name)
+def test_accelerate_config_files_load_with_accelerates_own_loader(path):
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    config = load_config_from_file(str(path))
+    assert config.num_processes >= 2 and str(config.mixed_precision) == "bf16"
 
 
 @pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: f"{p.parent.name}/{p.name}")
