@@ -95,3 +95,21 @@ def test_adversarial_oracle_recipe_prints_mean_and_std_over_seeds(tmp_path, caps
     table = [line for line in capsys.readouterr().out.splitlines() if line.startswith("|")]
     assert len(table) == 2 + 1 + 5  # header, rule, the MLE start, five values of pi
     assert all(" ± " in line for line in table[2:])
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_a_recipe_on_a_public_corpus_says_how_to_get_it_and_the_shared_copy_fits(recipe):
+    """Recipes read data/NAME/ (what `seqgen data download NAME` writes); CI points them at ../shared/data,
+    which holds the same files."""
+    from seqgen.data.download import CORPORA
+
+    cfg = load_config(recipe)
+    paths = [p for p in (cfg.data.train, cfg.data.valid, cfg.data.test) if p and p.startswith("data/")]
+    if not paths:
+        return
+    first = recipe.read_text(encoding="utf-8").splitlines()[0]
+    name = paths[0].split("/")[1]
+    assert first.startswith(f"# Data: `seqgen data download {name}`"), first
+    assert name in CORPORA
+    if DATA.is_dir():
+        assert all((DATA / p.removeprefix("data/")).is_file() for p in paths), paths
