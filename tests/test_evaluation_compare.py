@@ -119,3 +119,14 @@ def test_evaluate_run_with_every_metric_records_its_settings(runs, tmp_path, cap
         assert 0 <= row["valid_fraction"] <= 1
     cold, hot = result["samples"]  # T=0.7 samples are more alike and more likely than T=1.3 ones
     assert cold["self_bleu4"] > hot["self_bleu4"] and cold["lm_score"] < hot["lm_score"]
+
+
+def test_a_saved_evaluation_inside_a_run_folder_is_named_after_the_run(tmp_path):
+    from seqgen.evaluation.compare import unique_labels
+
+    for run in ("lstm", "gpt"):
+        (tmp_path / run).mkdir()
+        (tmp_path / run / "config.yaml").write_text("{}\n")
+    (tmp_path / "loose.json").write_text("{}\n")
+    items = [tmp_path / "lstm", tmp_path / "gpt" / "eval.json", tmp_path / "loose.json"]
+    assert unique_labels(items) == ["lstm", "gpt", "loose"]

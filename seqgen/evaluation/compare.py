@@ -69,14 +69,21 @@ def load_evaluation(path: str | Path) -> dict[str, Any]:
 
 
 def unique_labels(paths: Sequence[str | Path]) -> list[str]:
-    """Short names for the runs: the folder (or file stem), with parents added until they are distinct."""
+    """Short names for the runs: the folder (or file stem; a saved evaluation inside a run folder, such as
+    RUN/eval.json, is named after the run), with parents added until they are distinct."""
     parts = [Path(p).resolve().parts for p in paths]
-    names = [Path(p).stem if Path(p).suffix == ".json" else Path(p).name for p in paths]
+    names = [_short_name(Path(p)) for p in paths]
     depth = 1
     while len(set(names)) < len(names) and depth < max(len(x) for x in parts):
         depth += 1
         names = ["/".join(x[-depth:]) for x in parts]
     return names
+
+
+def _short_name(p: Path) -> str:
+    if p.suffix != ".json":
+        return p.name
+    return p.resolve().parent.name if (p.parent / "config.yaml").is_file() else p.stem
 
 
 def rows_of(evaluation: dict[str, Any], label: str) -> list[dict[str, Any]]:
