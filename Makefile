@@ -8,7 +8,7 @@ TORCH_SPEC ?= torch==2.13.0
 DATA ?=
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test test-all bench lint clean
+.PHONY: setup demo test test-all test-min bench lint clean
 
 setup: $(VENV)/.installed
 
@@ -27,6 +27,22 @@ test: setup
 test-all: setup
 	$(PY) -m pytest -m "" $(PYTEST_ARGS)
 
+# The fast suite against the lowest versions pyproject declares: a second venv, .venv-min, with the pins of
+# constraints-min.txt. torch goes in first, as in .venv (no CPU build of an older torch is on the project's
+# machines, so it is the same torch here). The venv is built afresh whenever pyproject or the pins change.
+VENV_MIN := .venv-min
+PY_MIN := $(VENV_MIN)/bin/python
+TORCH_MIN_SPEC ?= $(TORCH_SPEC)
+
+$(VENV_MIN)/.installed: pyproject.toml constraints-min.txt
+	$(PYTHON) -m venv --clear $(VENV_MIN)
+	$(PY_MIN) -m pip install -q "$(TORCH_MIN_SPEC)"
+	$(PY_MIN) -m pip install -q -e ".[dev]" -c constraints-min.txt
+	touch $@
+
+test-min: $(VENV_MIN)/.installed
+	$(PY_MIN) -m pytest $(PYTEST_ARGS)
+
 bench: setup
 	$(PY) benchmarks/train_throughput.py
 	$(PY) benchmarks/sampling.py
@@ -43,4 +59,4 @@ lint: setup
 	@if [ -f $(LAYERS) ]; then $(PY) $(LAYERS); else echo "($(LAYERS) not found: layering not checked)"; fi
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) $(VENV_MIN) runs .pytest_cache
