@@ -163,9 +163,8 @@ def cmd_tokenizer_train(args: argparse.Namespace) -> int:
     from seqgen.data.run_data import tokenizer_from_config
     from seqgen.tokenization import TokenizerConfig
 
-    texts: list[str] = []
-    for src in args.input:
-        texts.extend(load_corpus(src)["text"])
+    parts = [load_corpus(src) for src in args.input]  # Arrow tables: the corpus never becomes Python strings
+    texts = parts[0] if len(parts) == 1 else __import__("datasets").concatenate_datasets(parts)
     settings = TokenizerConfig(
         kind=args.kind,
         vocab_size=args.vocab_size,

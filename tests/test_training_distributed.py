@@ -43,8 +43,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def torchrun(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "ACCELERATE_USE_CPU": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+def torchrun(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        "ACCELERATE_USE_CPU": "1",
+        "OMP_NUM_THREADS": "1",
+        "PYTHONPATH": str(ROOT),
+        **(env or {}),
+    }
     cmd = [
         sys.executable,
         "-m",
@@ -58,7 +64,7 @@ def torchrun(*args: str) -> subprocess.CompletedProcess:
         *args,
     ]
     proc = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.returncode == 0, proc.stderr[:3000]
     return proc
 
 
@@ -108,3 +114,43 @@ def test_documented_torchrun_command_matches_one_process(tmp_path):
         torch.testing.assert_close(p1[k], p2[k], rtol=1e-4, atol=1e-5)
     info = json.loads((tmp_path / "two" / "run.json").read_text())
     assert info["processes"] == 2
+
+
+def _obw_root(root: Path, sentences: int = 1200) -> Path:
+    """A small One-Billion-Word-shaped corpus (3 training shards, heldout shards 00000 and 00001)."""
+    import random
+
+    rng = random.Random(0)
+    words = "the a cat dog sat ran on under mat log big small red and".split()
+    train = root / "training-monolingual.tokenized.shuffled"
+    held = root / "heldout-monolingual.tokenized.shuffled"
+    train.mkdir(parents=True)
+    held.mkdir()
+
+    def lines(n: int) -> str:
+        return "".join(" ".join(rng.choices(words, k=rng.randint(3, 12))) + " .\n" for _ in range(n))
+
+    for k in (1, 2, 3):
+        (train / f"news.en-{k:05d}-of-00100").write_text(lines(sentences // 3))
+    for k in (0, 1):
+        (held / f"news.en.heldout-{k:05d}-of-00050").write_text(lines(100))
+    return root
+
+
+def test_two_processes_encode_once_and_train_on_identical_batches(tmp_path):
+    # Under torchrun only the main process reads and encodes the corpus (accelerate's main_process_first);
+    # the other one waits and reads the encoded rows from the datasets cache. Same batches as one process.
+    root = _obw_root(tmp_path / "obw")
+    cache = {"HF_DATASETS_CACHE": str(tmp_path / "hf"), "SEQGEN_CACHE": str(tmp_path / "seqgen")}
+    run = [f"data.train={root}", "tokenizer.kind=word", *COMMON[3:]]
+    proc = torchrun("-m", "seqgen", "train", *run, f"out={tmp_path / 'two'}", env=cache)
+    log = proc.stdout + proc.stderr
+    encoded = [ln for ln in log.splitlines() if "encoding sentences:" in ln and "rows in" in ln]
+    cached = [ln for ln in log.splitlines() if "encoding sentences: read from the datasets cache" in ln]
+    assert len(encoded) == 2, log[-3000:]  # train and valid, once each: by the main process
+    assert len(cached) == 2, log[-3000:]  # the other process read both from the cache
+    one = train(load_config(None, [*run, f"out={tmp_path / 'one'}"]))
+    p2 = load_generator(tmp_path / "two" / "checkpoint" / "generator").state_dict()
+    p1 = load_generator(one.run / "checkpoint" / "generator").state_dict()
+    for k in p1:
+        torch.testing.assert_close(p1[k], p2[k], rtol=1e-4, atol=1e-5)

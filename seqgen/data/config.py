@@ -91,11 +91,37 @@ class DataConfig(Settings):
     caption_sentences: int = setting(20000, "training sentences drawn from the caption language")
     caption_seed: int = setting(0, "seed of the caption language's sentences (the grammar itself is fixed)")
     text_column: str = setting("text", "column holding the text in a hub dataset")
+    hf_revision: str = setting(
+        "",
+        "hf: corpora: the git revision of the hub dataset (e.g. refs/convert/parquet, the hub's parquet "
+        "conversion, where hf:billion-word-benchmark/lm1b:plain_text loads with datasets >= 4); empty = main",
+    )
+    streaming: bool = setting(
+        False,
+        "hf: corpora: stream the train split (rows are read as training asks for them, the corpus is never "
+        "downloaded whole) through a shuffle buffer; sentence mode, mle and scheduled_sampling only",
+    )
+    shuffle_buffer: int = setting(
+        10000, "data.streaming: rows in the shuffle buffer the batches are drawn from"
+    )
+    num_proc: int = setting(
+        0,
+        "processes that read, count and encode a large corpus (200,000 rows or more, or 20 MB of files): "
+        "0 = every available CPU, 1 = none besides the run's own; the result is the same for any number",
+    )
     oracle: OracleConfig = field(default_factory=OracleConfig)
 
     def check(self) -> None:
         self.at_least(1, "caption_sentences")
-        self.at_least(0, "holdout")
+        self.at_least(0, "holdout", "num_proc")
+        self.at_least(1, "shuffle_buffer")
+        if self.streaming and not (self.train.startswith("hf:") and self.mode == "sentence"):
+            raise SeqgenError(
+                "data.streaming=true streams a hub corpus in sentence mode: it needs data.train=hf:NAME and "
+                f"data.mode=sentence, got data.train={self.train} and data.mode={self.mode}"
+            )
+        if self.hf_revision and not self.train.startswith("hf:"):
+            self.refuse("hf_revision", f"applies to hf: corpora only, not data.train={self.train}")
         if self.max_len < 2:
             self.refuse("max_len", "must be at least 2 (BOS and one token)")
         if self.train in SYMBOL_ORACLES:

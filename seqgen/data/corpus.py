@@ -45,6 +45,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from seqgen.data.hub_corpus import hub_splits, read_stream
+from seqgen.data.parallel_counts import available_cpus
 from seqgen.data.progress import MIN_BYTES, datasets_progress
 from seqgen.errors import SeqgenError
 
@@ -79,19 +81,22 @@ class Splits:
 # --------------------------------------------------------------------------- loading
 
 
-def load_corpus(source: str | os.PathLike, *, text_column: str = "text", keep_blank: bool = False) -> Dataset:
+def load_corpus(
+    source: str | os.PathLike, *, text_column: str = "text", keep_blank: bool = False, num_proc: int = 1
+) -> Dataset:
     """One sentence a row in column "text", from a file, a folder, a One-Billion-Word root or ``hf:NAME``.
 
     Blank lines are skipped unless `keep_blank` (see the module docstring for every source's rules).
-    `text_column` names the text column of a hub dataset. Raises SeqgenError for a missing path, a folder
-    without .txt files, an empty corpus, non-UTF-8 bytes (naming file, line and byte offset) or a hub
-    dataset that cannot be loaded.
+    `text_column` names the text column of a hub dataset. `num_proc` processes (0 = every CPU) read a corpus
+    of several large files, a group of files each, into the same rows in the same order. Raises SeqgenError
+    for a missing path, a folder without .txt files, an empty corpus, non-UTF-8 bytes (naming file, line and
+    byte offset) or a hub dataset that cannot be loaded.
     """
     source = os.fspath(source)
     if source.startswith("hf:"):
-        return _load_hub(source, text_column, keep_blank)["train"]
+        return hub_splits(source, text_column, keep_blank)["train"]
     path = Path(source).expanduser()
-    return _load_files(_corpus_files(path), keep_blank=keep_blank, source=str(path))
+    return _load_files(_corpus_files(path), keep_blank=keep_blank, source=str(path), num_proc=num_proc)
 
 
 def is_obw_root(path: str | Path) -> bool:
@@ -118,8 +123,9 @@ def _corpus_files(path: Path) -> list[Path]:
     raise SeqgenError(f"corpus not found: {path}")
 
 
-def _read_lines(files: list[str], keep_blank: bool, source: str) -> Iterator[dict[str, str]]:
-    """The generator behind `_load_files`: strict UTF-8, errors as one-line SeqgenErrors naming the place."""
+def _read_lines(files: list[str], keep_blank: bool, source: str, whole: bool) -> Iterator[dict[str, str]]:
+    """The generator behind `_load_files`: strict UTF-8, errors as one-line SeqgenErrors naming the place.
+    `whole`: these are all the corpus' files (one reader), so no row at all means an empty corpus."""
     rows = 0
     for name in files:
         try:
@@ -141,11 +147,11 @@ def _read_lines(files: list[str], keep_blank: bool, source: str) -> Iterator[dic
                         yield {"text": text}
         except OSError as e:
             raise SeqgenError(f"cannot read {name}: {e.strerror}") from None
-    if rows == 0:
+    if whole and rows == 0:
         raise SeqgenError(f"empty corpus (no non-blank lines): {source}")
 
 
-def _load_files(files: list[Path], *, keep_blank: bool, source: str) -> Dataset:
+def _load_files(files: list[Path], *, keep_blank: bool, source: str, num_proc: int = 1) -> Dataset:
     from datasets import Dataset, Features, Value
     from datasets.exceptions import DatasetGenerationError
 
@@ -153,22 +159,39 @@ def _load_files(files: list[Path], *, keep_blank: bool, source: str) -> Dataset:
     for p in files:
         st = p.stat()
         stamps.append((str(p.resolve()), st.st_size, st.st_mtime_ns))
+    size = sum(st[1] for st in stamps)
+    # Workers only pay off for several big files (a 1BW root: 99 shards); each reads a group of whole files.
+    workers = min(num_proc or available_cpus(), len(files)) if size >= MIN_BYTES else 1
     kwargs: dict[str, Any] = dict(
         generator=_read_lines,
         features=Features({"text": Value("string")}),
-        gen_kwargs={"files": [str(p) for p in files], "keep_blank": keep_blank, "source": source},
+        gen_kwargs={
+            "files": [str(p) for p in files],
+            "keep_blank": keep_blank,
+            "source": source,
+            "whole": workers == 1,
+        },  # fmt: skip
         # Our own key, so datasets never has to hash the generator; it changes when any file changes.
         fingerprint=_digest("corpus", _READER_VERSION, keep_blank, stamps),
+        num_proc=workers if workers > 1 else None,
     )
 
     def build(cache_dir: str | None) -> Dataset:
         try:
-            with datasets_progress(sum(st[1] for st in stamps) >= MIN_BYTES):
-                return Dataset.from_generator(cache_dir=cache_dir, **kwargs)
+            with datasets_progress(size >= MIN_BYTES):
+                ds = Dataset.from_generator(cache_dir=cache_dir, **kwargs)
         except DatasetGenerationError as e:
-            if isinstance(e.__cause__, SeqgenError):
-                raise e.__cause__ from None
+            cause = e.__cause__
+            while cause is not None and not isinstance(cause, SeqgenError):  # a worker's error is wrapped
+                cause = cause.__cause__
+            if cause is not None:
+                raise cause from None
             raise
+        except ValueError as e:  # several readers and not one row: datasets' "corresponds to no data"
+            if "no data" in str(e):
+                raise SeqgenError(f"empty corpus (no non-blank lines): {source}") from None
+            raise
+        return ds
 
     try:
         return build(None)
@@ -183,51 +206,6 @@ def _load_files(files: list[Path], *, keep_blank: bool, source: str) -> Dataset:
             raise SeqgenError(f"cannot cache corpus {source}: {_one_line(e2)}") from None
 
 
-def _load_hub(source: str, text_column: str, keep_blank: bool) -> dict[str, Dataset]:
-    """Every split of a hub dataset, reduced to a clean "text" column."""
-    import datasets
-
-    spec = source[len("hf:") :]
-    name, _, config = spec.partition(":")
-    if not name or ":" in config:
-        raise SeqgenError(f"expected hf:NAME or hf:NAME:CONFIG, got {source!r}")
-    try:
-        loaded = datasets.load_dataset(name, config or None)
-    except Exception as e:  # offline, unknown name, bad config: all mean "this source cannot be read"
-        raise SeqgenError(
-            f"cannot load hub dataset '{spec}' ({_one_line(e)}); "
-            "hub datasets need a network connection or a copy in the datasets cache"
-        ) from None
-    out = {}
-    for split, ds in loaded.items():
-        feature = ds.features.get(text_column)
-        if getattr(feature, "dtype", None) not in ("string", "large_string"):
-            raise SeqgenError(
-                f"hub dataset '{spec}' has no text column '{text_column}' "
-                f"(columns: {', '.join(ds.column_names)}); set data.text_column"
-            )
-        ds = ds.select_columns([text_column])
-        if text_column != "text":
-            ds = ds.rename_column(text_column, "text")
-        ds = ds.map(_strip_newlines, batched=True, desc="Cleaning text")
-        if not keep_blank:
-            ds = ds.filter(_not_blank, batched=True, desc="Skipping blank rows")
-        if len(ds) == 0:
-            raise SeqgenError(f"empty corpus (no non-blank rows): {source} split {split}")
-        out[split] = ds
-    if "train" not in out:
-        raise SeqgenError(f"hub dataset '{spec}' has no train split (splits: {', '.join(out)})")
-    return out
-
-
-def _strip_newlines(batch: dict[str, list]) -> dict[str, list]:
-    return {"text": [(t or "").rstrip("\r\n") for t in batch["text"]]}
-
-
-def _not_blank(batch: dict[str, list]) -> list[bool]:
-    return [bool(t.strip()) for t in batch["text"]]
-
-
 # --------------------------------------------------------------------------- splits
 
 
@@ -236,7 +214,9 @@ def resolve_splits(data: DataConfig) -> Splits:
     keep_blank = data.mode == "stream"  # blank lines are paragraph breaks in a stream, empty rows otherwise
 
     def load(source: str) -> Dataset:
-        return load_corpus(source, text_column=data.text_column, keep_blank=keep_blank)
+        return load_corpus(
+            source, text_column=data.text_column, keep_blank=keep_blank, num_proc=data.num_proc
+        )
 
     chosen: dict[str, Dataset | None] = {}
     notes: dict[str, str] = {}
@@ -266,15 +246,7 @@ def resolve_splits(data: DataConfig) -> Splits:
                 chosen[name] = _from_lines(lines) if lines else None
                 notes[name] = f"{len(lines)} fresh oracle sequences"
     elif data.train.startswith("hf:"):
-        parts = _load_hub(data.train, data.text_column, keep_blank)
-        train = parts["train"]
-        notes["train"] = f"{data.train} split train"
-        for name, split in (("valid", "validation"), ("test", "test")):
-            if name in missing and split in parts:
-                chosen[name], notes[name] = parts[split], f"{data.train} split {split}"
-        train = _hold_out(
-            train, data.train, [m for m in missing if m not in chosen], data.holdout, chosen, notes
-        )
+        train = _hub_train(data, keep_blank, missing, chosen, notes)
     elif is_obw_root(data.train):
         train = load(data.train)
         notes["train"] = f"One-Billion-Word training shards of {data.train}"
@@ -291,6 +263,46 @@ def resolve_splits(data: DataConfig) -> Splits:
 
     rule = "; ".join(f"{name}: {notes.get(name, 'none')}" for name in ("train", "valid", "test"))
     return Splits(train=train, valid=chosen.get("valid"), test=chosen.get("test"), rule=rule)
+
+
+def _hub_train(
+    data: DataConfig, keep_blank: bool, missing: list[str], chosen: dict[str, Any], notes: dict[str, str]
+) -> Any:
+    """The train split of a hub dataset; its own validation/test splits fill the missing ones, and what is
+    still missing is held out of train: by the fixed permutation, or for a stream, its first rows (test,
+    then valid: data.holdout rows each), which training then skips."""
+    parts = hub_splits(
+        data.train, data.text_column, keep_blank, revision=data.hf_revision, streaming=data.streaming
+    )
+    at = f" at {data.hf_revision}" if data.hf_revision else ""
+    train, notes["train"] = parts["train"], f"{data.train}{at} split train" + " (streamed)" * data.streaming
+    for name, split in (("valid", "validation"), ("test", "test")):
+        if name in missing and split in parts:
+            ds = parts[split]
+            if data.streaming:
+                ds = read_stream(ds, (data.train, data.hf_revision, split, data.text_column, keep_blank))
+            chosen[name], notes[name] = ds, f"{data.train}{at} split {split}"
+    still = [m for m in missing if m not in chosen]
+    if not data.streaming:
+        return _hold_out(train, data.train, still, data.holdout, chosen, notes)
+    taken = 0
+    for name in ("test", "valid"):
+        if name in still and data.holdout:
+            key = (
+                data.train,
+                data.hf_revision,
+                f"train[{taken}:{taken + data.holdout}]",
+                data.text_column,
+                keep_blank,
+            )
+            chosen[name] = read_stream(train.skip(taken), key, data.holdout)
+            notes[name] = (
+                f"rows {taken}..{taken + len(chosen[name]) - 1} of the train stream (training skips them)"
+            )
+            taken += len(chosen[name])
+        elif name in still:
+            chosen[name], notes[name] = None, "none (data.holdout=0)"
+    return train.skip(taken) if taken else train
 
 
 def _hold_out(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import tempfile
 from collections.abc import Callable, Sequence
 from functools import partial
@@ -125,9 +126,14 @@ def _stream_blocks(ds: Dataset, tokenizer: Any, max_len: int, key: str, common: 
 
 
 def _encode_sentences(batch: dict[str, list], tokenizer: Any, max_len: int, drop: bool) -> dict[str, list]:
+    return sentence_rows(batch["text"], tokenizer, max_len, drop)
+
+
+def sentence_rows(texts: list[str], tokenizer: Any, max_len: int, drop: bool) -> dict[str, list]:
+    """{"input_ids": the sentence-mode rows of `texts`} (truncated, or dropped past max_len when `drop`)."""
     bos, eos = tokenizer.bos_id, tokenizer.eos_id
     rows = []
-    for ids in _encode_many(tokenizer, batch["text"]):
+    for ids in _encode_many(tokenizer, texts):
         row = [bos, *ids, eos]
         if len(row) > max_len:
             if drop:
@@ -182,16 +188,21 @@ UNK_WARNING = 0.05
 def unk_fraction(ds: Dataset, tokenizer: Any) -> float:
     """Fraction of the text's tokens that are <unk> (BOS, EOS and pad are not text): the out-of-vocabulary
     rate of an encoded split, 0.0 for an empty one."""
-    import pyarrow.compute as pc
-
+    special = {tokenizer.pad_id, tokenizer.bos_id, tokenizer.eos_id, tokenizer.unk_id}
+    top = max(special) + 1
+    counts, tokens = np.zeros(top, dtype=np.int64), 0
     table = ds.data if ds._indices is None else ds.with_format("arrow")[:]
-    flat = pc.list_flatten(table.column("input_ids"))
+    # A slice of rows at a time: the memory used stays the same for a corpus of any size.
+    for chunk in table.column("input_ids").chunks:
+        for start in range(0, len(chunk), _COUNT_ROWS):
+            flat = chunk.slice(start, _COUNT_ROWS).flatten().to_numpy(zero_copy_only=False)
+            tokens += len(flat)
+            counts += np.bincount(flat[flat < top], minlength=top)
+    text = tokens - sum(int(counts[i]) for i in special - {tokenizer.unk_id})
+    return int(counts[tokenizer.unk_id]) / text if text > 0 else 0.0
 
-    def count(i: int) -> int:
-        return int(pc.sum(pc.equal(flat, i)).as_py() or 0)
 
-    text = len(flat) - sum(count(i) for i in {tokenizer.pad_id, tokenizer.bos_id, tokenizer.eos_id})
-    return count(tokenizer.unk_id) / text if text > 0 else 0.0
+_COUNT_ROWS = 50_000
 
 
 def collate(rows: Sequence[Sequence[int]], pad_id: int) -> torch.Tensor:
@@ -237,6 +248,13 @@ def _cached_map(ds: Dataset, fn: Callable, **kwargs: Any) -> Dataset:
     """`ds.map` that survives a bad cache: a corrupt cached result is recomputed (and overwritten), and when
     the cache cannot be written at all the result is kept in memory. Each fallback is logged."""
     attempts: list[dict[str, Any]] = [{"load_from_cache_file": False}, {"keep_in_memory": True}]
+    workers = kwargs.get("num_proc") or 1
+    if _in_cache(ds, kwargs["new_fingerprint"], workers):
+        log.info("%s: read from the datasets cache", kwargs["desc"].lower())
+    else:  # the line a multi-process launch checks: only its main process should ever print it
+        log.info(
+            "%s: %d rows in %d process%s", kwargs["desc"].lower(), len(ds), workers, "es" * (workers > 1)
+        )
     while True:
         try:
             with datasets_progress(len(ds) >= MIN_ROWS):
@@ -249,6 +267,17 @@ def _cached_map(ds: Dataset, fn: Callable, **kwargs: Any) -> Dataset:
             log.warning(
                 "datasets cache problem (%s: %s); retrying the map with %s", type(e).__name__, e, extra
             )
+
+
+def _in_cache(ds: Dataset, fingerprint: str, workers: int) -> bool:
+    """Whether `ds.map(..., new_fingerprint=fingerprint, num_proc=workers)` will read a cached result."""
+    if not ds.cache_files:  # an in-memory table: datasets does not cache its maps
+        return False
+    path = ds._get_cache_file_path(fingerprint)
+    if workers > 1:  # datasets' default suffix_template of the shards of a multi-process map
+        base, ext = os.path.splitext(path)
+        path = f"{base}_{0:05d}_of_{workers:05d}{ext}"
+    return os.path.exists(path)
 
 
 def _digest(*parts: Any) -> str:

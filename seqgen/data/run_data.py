@@ -15,9 +15,11 @@ from typing import Any
 
 from seqgen.data.config import SYMBOL_ORACLES, DataConfig
 from seqgen.data.corpus import Splits, resolve_splits
+from seqgen.data.corpus_tokenizer import train_on_split
 from seqgen.data.encoding import encode_corpus
+from seqgen.data.parallel_counts import worker_count
 from seqgen.errors import SeqgenError
-from seqgen.tokenization import Tokenizer, TokenizerConfig, load_tokenizer, train_tokenizer
+from seqgen.tokenization import Tokenizer, TokenizerConfig, load_tokenizer
 
 
 @dataclass
@@ -59,21 +61,13 @@ def resolve_tokenizer(
         from seqgen.data.oracles.corpus import build_oracle  # torch only for the oracle corpora
 
         return build_oracle(data).tokenizer()
-    return tokenizer_from_config(settings, train_texts)
+    return tokenizer_from_config(settings, train_texts, data.num_proc)
 
 
-def tokenizer_from_config(t: TokenizerConfig, texts: Any) -> Tokenizer:
-    """Train the tokenizer that the `tokenizer.*` settings describe on `texts` (for train and the CLI)."""
-    return train_tokenizer(
-        t.kind,
-        texts,
-        vocab_size=t.vocab_size,
-        model_type=t.model_type,
-        min_freq=t.min_freq,
-        max_vocab=t.max_vocab,
-        split=t.split,
-        pattern=t.pattern,
-    )
+def tokenizer_from_config(t: TokenizerConfig, texts: Any, num_proc: int = 0) -> Tokenizer:
+    """Train the tokenizer that the `tokenizer.*` settings describe on `texts` (a split's Dataset, or lines;
+    for train and the CLI): a large split is counted in `num_proc` processes and cached."""
+    return train_on_split(t, texts, num_proc)
 
 
 def load_run_data(
@@ -85,11 +79,25 @@ def load_run_data(
     """The splits of `data`, the tokenizer (`resolve_tokenizer`) and the encoded rows of the `splits` asked
     for (the others are None)."""
     s = resolve_splits(data)
-    tok = resolve_tokenizer(data, settings, s.train["text"] if s.train is not None else [], tokenizer)
+    if data.streaming and tokenizer is None:
+        raise SeqgenError(
+            "data.streaming=true needs a saved tokenizer (training one would read the whole stream): train "
+            "it on part of the corpus with `seqgen tokenizer train` and set tokenizer.path"
+        )
+    tok = resolve_tokenizer(data, settings, s.train if s.train is not None else [], tokenizer)
 
     def enc(ds: Any, name: str) -> Any:
         if ds is None or name not in splits:
             return None
-        return encode_corpus(ds, tok, mode=data.mode, max_len=data.max_len, truncation=data.truncation)
+        if name == "train" and data.streaming:
+            return ds  # the stream's text: encoded as it is read (seqgen.data.train_batches)
+        return encode_corpus(
+            ds,
+            tok,
+            mode=data.mode,
+            max_len=data.max_len,
+            truncation=data.truncation,
+            num_proc=worker_count(data.num_proc, len(ds)),
+        )
 
     return RunData(tok, enc(s.train, "train"), enc(s.valid, "valid"), enc(s.test, "test"), s.rule, s)

@@ -128,9 +128,11 @@ class CharTokenizer(_VocabTokenizer):
 
     @classmethod
     def train(cls, lines: Iterable[str], max_vocab: int = 0) -> CharTokenizer:
-        counts: Counter[str] = Counter()
-        for line in lines:
-            counts.update(line)
+        return cls.from_counts(count_chars(lines), max_vocab)
+
+    @classmethod
+    def from_counts(cls, counts: Counter[str], max_vocab: int = 0) -> CharTokenizer:
+        """The tokenizer of the characters counted in `counts` (by `count_chars`, maybe in parts, summed)."""
         if not counts:
             raise SeqgenError("no text to train the char tokenizer on")
         return cls(_ranked(counts, 1, max_vocab, "character"))
@@ -174,10 +176,20 @@ class WordTokenizer(_VocabTokenizer):
         split: str = "whitespace",
         pattern: str | None = None,
     ) -> WordTokenizer:
-        regex = check_split(split, pattern)
-        counts: Counter[str] = Counter()
-        for line in lines:
-            counts.update(_words(line, split, regex))
+        return cls.from_counts(count_words(lines, split, pattern), min_freq, max_vocab, split, pattern)
+
+    @classmethod
+    def from_counts(
+        cls,
+        counts: Counter[str],
+        min_freq: int = 1,
+        max_vocab: int = 0,
+        split: str = "whitespace",
+        pattern: str | None = None,
+    ) -> WordTokenizer:
+        """The tokenizer of the words counted in `counts` (by `count_words` with the same split, maybe in
+        parts, summed)."""
+        check_split(split, pattern)
         if not counts:
             raise SeqgenError("no text to train the word tokenizer on")
         bad = next((w for w in counts if w.split() != [w]), None)
@@ -228,6 +240,23 @@ def check_split(split: str, pattern: str | None) -> re.Pattern[str] | None:
     if regex.fullmatch(""):
         raise SeqgenError(f"tokenizer.pattern {pattern!r} matches the empty string; a word needs a character")
     return regex
+
+
+def count_chars(lines: Iterable[str]) -> Counter[str]:
+    """How often each character occurs in `lines` (what a char vocabulary is ranked by)."""
+    counts: Counter[str] = Counter()
+    for line in lines:
+        counts.update(line)
+    return counts
+
+
+def count_words(lines: Iterable[str], split: str = "whitespace", pattern: str | None = None) -> Counter[str]:
+    """How often each word (by `split`) occurs in `lines` (what a word vocabulary is ranked by)."""
+    regex = check_split(split, pattern)
+    counts: Counter[str] = Counter()
+    for line in lines:
+        counts.update(_words(line, split, regex))
+    return counts
 
 
 def _words(text: str, split: str, regex: re.Pattern[str] | None) -> list[str]:

@@ -26,7 +26,6 @@ import copy
 import hashlib
 import json
 import math
-import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +34,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from seqgen.data.corpus_tokenizer import cache_root
 from seqgen.errors import SeqgenError
 from seqgen.metrics.likelihood import heldout_nll
 from seqgen.metrics.progress import progress_bar
@@ -215,11 +215,6 @@ def _mle_step(
 
 
 # ------------------------------------------------------------------------------------- reference LM
-def cache_root() -> Path:
-    """Where reference LMs are cached: $SEQGEN_CACHE, else ~/.cache/seqgen."""
-    return Path(os.environ.get("SEQGEN_CACHE") or Path.home() / ".cache" / "seqgen")
-
-
 def _texts_digest(texts: Sequence[str]) -> str:
     h = hashlib.sha256()
     for t in texts:

@@ -5,6 +5,7 @@ step, <unk> rates), and the samples written at each validation."""
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any
 
 from seqgen.atomic import atomic_write_text
@@ -21,13 +22,19 @@ if TYPE_CHECKING:
 log = logging.getLogger("seqgen")
 
 
-def training_data(cfg: RunConfig, run: RunFolder) -> RunData:
+def training_data(cfg: RunConfig, run: RunFolder, accelerator: Any = None) -> RunData:
     """The train and valid splits, encoded, with the run's tokenizer: its own when resuming (once it has
-    one), init_from's, or the one `tokenizer.*` describes (loaded from tokenizer.path or trained)."""
+    one), init_from's, or the one `tokenizer.*` describes (loaded from tokenizer.path or trained).
+
+    Under several processes the main one reads, counts and encodes first, filling the datasets cache and
+    seqgen's tokenizer cache, while the others wait; then they read the same results from the caches, so a
+    corpus is encoded once, not once per process."""
     own = cfg.resume and run.tokenizer_dir.is_dir()
     source = run if own else RunFolder(cfg.init_from).require() if cfg.init_from else None
-    tokenizer = saved_tokenizer(cfg.data, cfg.tokenizer, source.tokenizer_dir if source is not None else None)
-    return load_run_data(cfg.data, cfg.tokenizer, tokenizer, splits=("train", "valid"))
+    first = accelerator.main_process_first() if accelerator is not None else nullcontext()
+    with first:
+        tokenizer = saved_tokenizer(cfg.data, cfg.tokenizer, source.tokenizer_dir if source else None)
+        return load_run_data(cfg.data, cfg.tokenizer, tokenizer, splits=("train", "valid"))
 
 
 def initial_generator(cfg: RunConfig, tokenizer: Tokenizer) -> Generator:
@@ -54,10 +61,11 @@ def run_info(
     data: Any, tokenizer: Tokenizer, unk: dict[str, float], generator: Generator, accelerator: Any
 ) -> dict:
     """The facts of a new run that run.json records (besides its corpus paths)."""
+    streamed = not hasattr(data.train, "__len__")
     return {
         "split_rule": data.rule,
-        "train_rows": len(data.train),
-        "train_tokens": count_tokens(data.train),
+        "train_rows": None if streamed else len(data.train),  # a stream's length is unknown until read
+        "train_tokens": None if streamed else count_tokens(data.train),
         "valid_tokens": count_tokens(data.valid) if data.valid is not None else None,
         "unk_fraction": unk,
         "vocab_size": tokenizer.vocab_size,

@@ -22,9 +22,9 @@ import torch
 from accelerate.utils import set_seed
 from tqdm.auto import tqdm
 
-from seqgen.data.batch_order import BatchOrder
-from seqgen.data.encoding import collate, unk_fraction
+from seqgen.data.encoding import unk_fraction
 from seqgen.data.run_data import RunData
+from seqgen.data.train_batches import train_batches
 from seqgen.errors import SeqgenError, TrainingStopped
 from seqgen.metrics.likelihood import heldout_nll
 from seqgen.models import Generator
@@ -93,15 +93,18 @@ class Trainer:
         self.from_checkpoint = bool(cfg.resume and self.run.has_checkpoint())
         self._pretrained = False  # the objective's pre-training runs once, before the first step
         set_seed(t.seed)
-        self.data = data or training_data(cfg, self.run)
+        self.data = data or training_data(cfg, self.run, acc)
         self.tokenizer, self.max_len = self.data.tokenizer, cfg.data.max_len
         self.pad_id = self.tokenizer.pad_id
-        self.unk = {"train": unk_fraction(self.data.train, self.tokenizer)}
-        if self.data.valid is not None:
-            self.unk["valid"] = unk_fraction(self.data.valid, self.tokenizer)
+        streamed = cfg.data.streaming  # then train is the split's text, encoded as the stream is read
+        splits = {"train": None if streamed else self.data.train, "valid": self.data.valid}
+        self.unk = {k: unk_fraction(ds, self.tokenizer) for k, ds in splits.items() if ds is not None}
         generator = initial_generator(cfg, self.tokenizer)
-        self.order = BatchOrder(len(self.data.train), self.micro_global, t.seed)
-        self._train_ids = self.data.train.with_format(None)
+        self._train_ids = None if streamed else self.data.train.with_format(None)
+        rows = self.data.train if streamed else self._train_ids
+        self.batches = train_batches(
+            cfg.data, rows, self.tokenizer, micro_batch=self.micro_global, seed=t.seed
+        )
         self.objective = build_objective(
             cfg.objective,
             ss=cfg.ss,
@@ -206,11 +209,8 @@ class Trainer:
     # ------------------------------------------------------------------------------------------- loop
     def _micro_batches(self, step: int) -> list[torch.Tensor]:
         acc, accum = self.accelerator, self.cfg.train.grad_accum
-        out = []
-        for k in range(step * accum, (step + 1) * accum):
-            rows = self.order.rows(k, acc.process_index, acc.num_processes)
-            out.append(collate(self._train_ids[rows]["input_ids"], self.pad_id))
-        return out
+        ks = range(step * accum, (step + 1) * accum)
+        return [self.batches.micro_batch(k, acc.process_index, acc.num_processes) for k in ks]
 
     def accumulate_gradients(self) -> tuple[float, float, dict[str, float]]:
         """Forward and backward of every micro-batch of this step: (loss of the step over all processes,
@@ -364,7 +364,7 @@ class Trainer:
                 m.update(
                     tokens_per_s=window_tokens / max(elapsed, 1e-9),
                     lr=self.scheduler.get_last_lr()[0],
-                    epoch=self.order.epoch_of(self.step * t.grad_accum),
+                    epoch=self.batches.epoch_of(self.step * t.grad_accum),
                 )
                 if self.objective.samples_drawn:  # objectives that sample sequences (adversarial)
                     m["samples_drawn"] = self.objective.samples_drawn

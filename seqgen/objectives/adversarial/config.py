@@ -149,6 +149,8 @@ def check_run(
         )
     if data.mode != "sentence":
         raise SeqgenError("objective=adversarial needs data.mode=sentence (samples end at EOS)")
+    if data.streaming:  # the discriminator's real rows are drawn at random from the whole training split
+        raise SeqgenError("objective=adversarial cannot train on a stream: set data.streaming=false")
     if adv.prefix_len > data.max_len - 2:
         raise SeqgenError(
             f"adv.prefix_len={adv.prefix_len} leaves nothing to generate in data.max_len={data.max_len} "
