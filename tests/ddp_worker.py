@@ -17,7 +17,7 @@ def main(out: str, result_file: str, *overrides: str) -> None:
     cfg = load_config(None, [*overrides, f"out={out}"])
     trainer = Trainer(cfg)
     acc = trainer.accelerator
-    rows_per_rank = len(trainer.order.rows(0, acc.process_index, acc.num_processes))
+    rows_per_rank = len(trainer.batches.order.rows(0, acc.process_index, acc.num_processes))
     trainer.fit()
     models = [trainer.unwrapped]
     if trainer.unwrapped_discriminator is not None:  # adversarial runs: the discriminator must agree too
