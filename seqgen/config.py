@@ -52,13 +52,13 @@ def _coerce(key: str, tp: Any, value: Any, raw: str | None = None) -> Any:
     """Check `value` against the field type `tp`.
 
     Ints are accepted for floats, and so are strings that read as floats ('1e-3': YAML 1.1 reads that as a
-    string); a string field given on the command line keeps the text as typed (`out=007` stays '007').
-    Nothing else is converted."""
+    string); a string field given on the command line keeps the text as typed (`out=007` stays '007',
+    `train.mixed_precision=no` stays 'no', not YAML 1.1's false). Nothing else is converted."""
     if _is_optional(tp):
         if value is None:
             return None
         (tp,) = [a for a in typing.get_args(tp) if a is not type(None)]
-    if tp is str and raw is not None and not isinstance(value, bool | dict | list):
+    if tp is str and raw is not None and not isinstance(value, dict | list):
         value = raw.strip()
     if tp is float and isinstance(value, str):
         try:
@@ -72,7 +72,10 @@ def _coerce(key: str, tp: Any, value: Any, raw: str | None = None) -> Any:
         or (tp is str and isinstance(value, str))
     )
     if not ok:
-        raise SeqgenError(f"config key '{key}' expects {_type_name(tp)}, got {value!r}")
+        hint = ""
+        if tp is str and isinstance(value, bool):  # a YAML file's unquoted no (YAML 1.1): say how to write it
+            hint = " (YAML reads an unquoted no, yes, off or on as a boolean: quote it)"
+        raise SeqgenError(f"config key '{key}' expects {_type_name(tp)}, got {value!r}{hint}")
     if tp is float:
         value = float(value)
         # No seqgen setting means anything at inf or nan (a nan learning rate trains nothing, silently).

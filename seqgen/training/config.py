@@ -40,7 +40,13 @@ class TrainConfig(Settings):
     )
     num_samples: int = setting(5, "samples written to samples/ at each validation")
     mixed_precision: str = setting(
-        "auto", "auto (bf16 on GPU, fp32 on CPU), no or bf16", ("auto", "no", "bf16")
+        "auto",
+        "precision of the training forward/backward; weights, optimiser state, validation, samples and "
+        "evaluation stay fp32. no: fp32. bf16: bf16 autocast through Accelerate, refused on a CPU whose "
+        "torch has no bf16 kernels and on a CUDA GPU without bf16 arithmetic (compute capability < 8.0). "
+        "auto: bf16 on a CUDA GPU with bf16 arithmetic, fp32 on every CPU (the same numbers on CPUs with "
+        "and without bf16 instructions)",
+        ("auto", "no", "bf16"),
     )
     compile: bool = setting(False, "torch.compile the generator")
     on_nonfinite: str = setting(

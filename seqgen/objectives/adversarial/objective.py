@@ -16,6 +16,12 @@ One optimiser step (the loop drives it through the Objective interface):
 
 `adv.discriminator=oracle` replaces the learned discriminator by the exact logit on the enumerable oracle
 (`oracle_discriminator.py`).
+
+Mixed precision (train.mixed_precision=bf16): Accelerate autocasts the forward of the prepared modules, i.e.
+`loss` here and the discriminator's training step (`critic.py`), so both get bf16 for what carries a
+gradient. Samples and rewards are drawn and scored in fp32 wherever they are called (`sample`, `score`): the
+trainer calls `begin_step` outside the prepared forward but `loss` (rollouts, rewards) inside it, and the
+same sample or reward must not depend on which; the oracle's exact logit would lose its exactness in bf16.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import torch
 
 from seqgen.data.oracles.symbols import FIRST_SYMBOL_ID
 from seqgen.errors import SeqgenError
+from seqgen.models.devices import full_precision
 from seqgen.objectives.adversarial.bgan import StepNormaliser, importance_coefficients
 from seqgen.objectives.adversarial.config import AdversarialConfig
 from seqgen.objectives.adversarial.critic import Critic
@@ -136,16 +143,22 @@ class Adversarial(Objective):
         self, generator: Generator, n: int, rng: torch.Generator, prefix: torch.Tensor | None = None
     ) -> torch.Tensor:
         self.samples_drawn += n
-        return sample_policy(generator, n, self.max_len, prefix=prefix, rng=rng, constraint=self.constraint)
+        with full_precision(generator.device):  # also for rollouts, drawn inside the autocast forward
+            return sample_policy(
+                generator, n, self.max_len, prefix=prefix, rng=rng, constraint=self.constraint
+            )
 
     @torch.no_grad()
     def score(self, generator: Generator, ids: torch.Tensor, token_logits: bool = False) -> torch.Tensor:
-        """Discriminator logits of rows `ids` (B,), or per-prefix logits (B, T) with `token_logits`."""
+        """Discriminator logits of rows `ids` (B,), or per-prefix logits (B, T) with `token_logits`; in fp32
+        (MaliGAN's step normaliser scores in `begin_step`, the weights it normalises in `loss`)."""
         if self.oracle_discriminator is not None:
             if token_logits:
                 raise SeqgenError("the oracle discriminator scores whole sequences only (no dense rewards)")
-            return self.oracle_discriminator.logits(generator, ids)
-        return self.critic.score(ids, token_logits)
+            with full_precision(ids.device):
+                return self.oracle_discriminator.logits(generator, ids)
+        with full_precision(ids.device):
+            return self.critic.score(ids, token_logits)
 
     def _real_tokens(self, batch: torch.Tensor) -> torch.Tensor:
         """Tokens between BOS and EOS of each row (a truncated row has no EOS)."""
