@@ -11,9 +11,10 @@ with the caches the first start left (a second run on the same corpus) — and s
 first optimiser step is logged (train.log_every=1). It measures:
 
 - seconds from launching the command to the first `train` record in metrics.jsonl;
-- the peak resident memory of the process tree (the run and its encoding workers), sampled every 50 ms:
-  RSS, and the anonymous part of it (memory the process owns; the rest is file pages of the memory-mapped
-  Arrow tables, which the kernel drops under pressure and which are shared between the workers).
+- the peak memory of the process tree (the run and its workers), sampled every 50 ms as the sum of the
+  processes' PSS (proportional set size: a page shared by k processes counts 1/k in each, so forked workers
+  are not counted k times), and its anonymous part (memory the processes own; the rest are file pages of
+  the memory-mapped Arrow tables, which the kernel drops under pressure).
 
 With `--baseline REV` every start runs twice in this process, side by side: once with the code of git
 revision REV (checked out into a temporary worktree and put first on PYTHONPATH) and once with the working
@@ -42,17 +43,19 @@ from obw_corpus import TRAIN_DIR, write_obw_corpus
 REPO = Path(__file__).resolve().parents[1]
 RUN_SETTINGS = [
     "model.kind=lstm", "model.emb_dim=32", "model.hidden_dim=32", "model.num_layers=1",
-    "data.max_len=64", "train.batch_size=32", "train.max_steps=100000", "train.log_every=1",
+    "data.max_len=64", "train.batch_size=8", "train.max_steps=100000", "train.log_every=1",
     "train.eval_every=0", "train.save_every=0", "train.num_samples=0", "train.tensorboard=false",
     "train.progress=false",
 ]  # fmt: skip
-WORD_SETTINGS = ["tokenizer.kind=word", "tokenizer.min_freq=3"]
+# 1BW's word vocabulary rule is "3 occurrences or more"; max_vocab keeps the tiny model's softmax small, so
+# the first step measures the data path and not a (batch x 64 x 400k) logit tensor.
+WORD_SETTINGS = ["tokenizer.kind=word", "tokenizer.min_freq=3", "tokenizer.max_vocab=50000"]
 
 
 @dataclass
 class Start:
     seconds: float
-    rss_mb: float
+    pss_mb: float
     anon_mb: float
     log: str
 
@@ -77,18 +80,20 @@ def _tree(pid: int) -> list[int]:
 
 
 def _memory_kb(pids: list[int]) -> tuple[int, int]:
-    rss = anon = 0
+    """(PSS, anonymous PSS) of the processes, in kB. PSS, not RSS: forked workers share their parent's pages
+    (copy-on-write) and the table files; RSS would count every shared page once per process."""
+    pss = anon = 0
     for p in pids:
         try:
-            with open(f"/proc/{p}/status") as f:
+            with open(f"/proc/{p}/smaps_rollup") as f:
                 for line in f:
-                    if line.startswith("VmRSS:"):
-                        rss += int(line.split()[1])
-                    elif line.startswith("RssAnon:"):
+                    if line.startswith("Pss:"):
+                        pss += int(line.split()[1])
+                    elif line.startswith("Pss_Anon:"):
                         anon += int(line.split()[1])
         except OSError:
             continue
-    return rss, anon
+    return pss, anon
 
 
 def _first_step_logged(metrics: Path) -> bool:
@@ -107,11 +112,14 @@ def start_run(code: Path, settings: list[str], out: Path, caches: Path, limit_s:
     log_path = out.with_suffix(".log")
     begin = time.perf_counter()
     with open(log_path, "w") as log:
-        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        peak_rss = peak_anon = 0
+        # cwd: not the repository, whose folder would come first on sys.path and shadow PYTHONPATH.
+        proc = subprocess.Popen(
+            cmd, env=env, cwd=out.parent, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        peak_pss = peak_anon = 0
         while True:
-            rss, anon = _memory_kb(_tree(proc.pid))
-            peak_rss, peak_anon = max(peak_rss, rss), max(peak_anon, anon)
+            pss, anon = _memory_kb(_tree(proc.pid))
+            peak_pss, peak_anon = max(peak_pss, pss), max(peak_anon, anon)
             if _first_step_logged(out / "metrics.jsonl"):
                 seconds = time.perf_counter() - begin
                 break
@@ -121,7 +129,7 @@ def start_run(code: Path, settings: list[str], out: Path, caches: Path, limit_s:
             time.sleep(0.05)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-    return Start(seconds, peak_rss / 1024, peak_anon / 1024, str(log_path))
+    return Start(seconds, peak_pss / 1024, peak_anon / 1024, str(log_path))
 
 
 def baseline_checkout(rev: str, work: Path) -> Path:
@@ -142,7 +150,7 @@ def spm_tokenizer(code: Path, corpus: Path, work: Path) -> tuple[Path, float]:
         subprocess.run(
             [sys.executable, "-m", "seqgen", "tokenizer", "train", "--kind", "sentencepiece", "--vocab-size",
              "32000", "--input", str(shard), "--out", str(folder)],
-            env=dict(os.environ, PYTHONPATH=str(code)), check=True, capture_output=True,
+            env=dict(os.environ, PYTHONPATH=str(code)), cwd=work, check=True, capture_output=True,
         )  # fmt: skip
     return folder, time.perf_counter() - begin
 
@@ -164,8 +172,8 @@ def measure(codes: dict[str, Path], corpus: Path, tokenizer: str, spm: Path | No
             shutil.rmtree(out, ignore_errors=True)
             results[name].append(start_run(code, settings, out, caches))
             s = results[name][-1]
-            print(f"  {tag:<22} {name:<9} {attempt:<6} start: {s.seconds:7.1f} s, peak RSS {s.rss_mb:5.0f} "
-                  f"MB (anonymous {s.anon_mb:6.0f} MB)", flush=True)  # fmt: skip
+            print(f"  {tag:<22} {name:<9} {attempt:<6} start: {s.seconds:7.1f} s, peak PSS {s.pss_mb:5.0f} "
+                  f"MB (anonymous PSS {s.anon_mb:6.0f} MB)", flush=True)  # fmt: skip
     return results
 
 
@@ -223,20 +231,32 @@ def main(argv: list[str] | None = None) -> int:
 
 def print_table(table: list, names: list[str]) -> None:
     print()
-    head = f"{'sentences':>10} {'tokenizer':<14} {'code':<9} {'first start s':>13} {'peak RSS MB':>11} " \
-           f"{'anon MB':>8} {'second start s':>14} {'peak RSS MB':>11} {'anon MB':>8}"  # fmt: skip
+    head = f"{'sentences':>10} {'tokenizer':<14} {'code':<9} {'first start s':>13} {'peak PSS MB':>11} " \
+           f"{'anon MB':>8} {'second start s':>14} {'peak PSS MB':>11} {'anon MB':>8}"  # fmt: skip
     print(head)
     print("-" * len(head))
     for n, tok, results in table:
         for name in names:
             a, b = results[name]
-            print(f"{n:>10,} {tok:<14} {name:<9} {a.seconds:>13.1f} {a.rss_mb:>11.0f} {a.anon_mb:>8.0f} "
-                  f"{b.seconds:>14.1f} {b.rss_mb:>11.0f} {b.anon_mb:>8.0f}")  # fmt: skip
+            print(f"{n:>10,} {tok:<14} {name:<9} {a.seconds:>13.1f} {a.pss_mb:>11.0f} {a.anon_mb:>8.0f} "
+                  f"{b.seconds:>14.1f} {b.pss_mb:>11.0f} {b.anon_mb:>8.0f}")  # fmt: skip
         if len(names) == 2:
             (p1, p2), (n1, n2) = results[names[0]], results[names[1]]
-            ratio = f"{p1.seconds / n1.seconds:>12.2f}x {p1.rss_mb / n1.rss_mb:>10.2f}x"
+            ratio = f"{p1.seconds / n1.seconds:>12.2f}x {p1.pss_mb / n1.pss_mb:>10.2f}x"
             print(f"{'':>10} {'':<14} {'prev/new':<9} {ratio} "
                   f"{p1.anon_mb / n1.anon_mb:>7.2f}x {p2.seconds / n2.seconds:>13.2f}x")  # fmt: skip
+    sizes = sorted({n for n, _, _ in table})
+    if len(sizes) >= 2:  # first start = a + b N: fitted on the two largest sizes, extrapolated to all of 1BW
+        lo, hi = sizes[-2], sizes[-1]
+        for tok in dict.fromkeys(t for _, t, _ in table):
+            for name in names:
+                t = {n: r[name][0].seconds for n, k, r in table if k == tok}
+                if lo in t and hi in t:
+                    b = (t[hi] - t[lo]) / (hi - lo)
+                    est = t[hi] + b * (30_301_028 - hi)
+                    print(f"extrapolated first start at 30,301,028 sentences ({tok}, {name}): {est / 60:.1f} "
+                          f"min "
+                          f"({b * 1e6:.1f} s per million sentences)")  # fmt: skip
     print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
