@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -367,7 +368,7 @@ def _one_line_warnings() -> None:
     logger = logging.getLogger("seqgen")
     if not any(isinstance(h, _ConsoleHandler) for h in logger.handlers):
         logger.addHandler(_ConsoleHandler())
-    logger.setLevel(logging.INFO)
+    logger.setLevel(logging.DEBUG if os.environ.get("SEQGEN_DEBUG") else logging.INFO)  # SEQGEN_DEBUG=1: all
     logger.propagate = False
 
 

@@ -142,6 +142,7 @@ def test_two_processes_encode_once_and_train_on_identical_batches(tmp_path):
     # the other one waits and reads the encoded rows from the datasets cache. Same batches as one process.
     root = _obw_root(tmp_path / "obw")
     cache = {"HF_DATASETS_CACHE": str(tmp_path / "hf"), "SEQGEN_CACHE": str(tmp_path / "seqgen")}
+    cache["SEQGEN_DEBUG"] = "1"  # the encoding lines of small corpora are debug lines
     run = [f"data.train={root}", "tokenizer.kind=word", *COMMON[3:]]
     proc = torchrun("-m", "seqgen", "train", *run, f"out={tmp_path / 'two'}", env=cache)
     log = proc.stdout + proc.stderr

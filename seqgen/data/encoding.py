@@ -249,12 +249,12 @@ def _cached_map(ds: Dataset, fn: Callable, **kwargs: Any) -> Dataset:
     the cache cannot be written at all the result is kept in memory. Each fallback is logged."""
     attempts: list[dict[str, Any]] = [{"load_from_cache_file": False}, {"keep_in_memory": True}]
     workers = kwargs.get("num_proc") or 1
+    level = logging.INFO if len(ds) >= MIN_ROWS else logging.DEBUG  # small work stays quiet (SEQGEN_DEBUG=1)
     if _in_cache(ds, kwargs["new_fingerprint"], workers):
-        log.info("%s: read from the datasets cache", kwargs["desc"].lower())
+        log.log(level, "%s: read from the datasets cache", kwargs["desc"].lower())
     else:  # the line a multi-process launch checks: only its main process should ever print it
-        log.info(
-            "%s: %d rows in %d process%s", kwargs["desc"].lower(), len(ds), workers, "es" * (workers > 1)
-        )
+        n, es = len(ds), "es" * (workers > 1)
+        log.log(level, "%s: %d rows in %d process%s", kwargs["desc"].lower(), n, workers, es)
     while True:
         try:
             with datasets_progress(len(ds) >= MIN_ROWS):
