@@ -133,3 +133,16 @@ def test_small_splits_leave_nothing_in_the_cache(shards, tmp_path, monkeypatch):
     monkeypatch.setenv("SEQGEN_CACHE", str(tmp_path / "cache"))
     cache_module.train_on_split(TokenizerConfig(kind="word"), load_corpus(shards))
     assert not (tmp_path / "cache").exists()
+
+
+def test_unk_rate_read_from_the_cache_files_equals_the_table(shards, tmp_path, monkeypatch):
+    import seqgen.data.encoding as encoding
+
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf"))
+    ds = load_corpus(shards)
+    tok = train_tokenizer("word", list(ds["text"]), max_vocab=10)  # 6 words: many <unk>
+    two = encode_corpus(ds, tok, mode="sentence", max_len=8, num_proc=2)  # two cache files, concatenated
+    assert len(encoding._plain_cache_files(two)) == 2
+    from_files = encoding.unk_fraction(two, tok)
+    monkeypatch.setattr(encoding, "_plain_cache_files", lambda ds: None)
+    assert from_files == encoding.unk_fraction(two, tok) > 0

@@ -191,18 +191,54 @@ def unk_fraction(ds: Dataset, tokenizer: Any) -> float:
     special = {tokenizer.pad_id, tokenizer.bos_id, tokenizer.eos_id, tokenizer.unk_id}
     top = max(special) + 1
     counts, tokens = np.zeros(top, dtype=np.int64), 0
-    table = ds.data if ds._indices is None else ds.with_format("arrow")[:]
-    # A slice of rows at a time: the memory used stays the same for a corpus of any size.
-    for chunk in table.column("input_ids").chunks:
-        for start in range(0, len(chunk), _COUNT_ROWS):
-            flat = chunk.slice(start, _COUNT_ROWS).flatten().to_numpy(zero_copy_only=False)
-            tokens += len(flat)
-            counts += np.bincount(flat[flat < top], minlength=top)
+    for chunk in _id_chunks(ds):
+        flat = chunk.flatten().to_numpy(zero_copy_only=False)
+        tokens += len(flat)
+        counts += np.bincount(flat[flat < top], minlength=top)
     text = tokens - sum(int(counts[i]) for i in special - {tokenizer.unk_id})
     return int(counts[tokenizer.unk_id]) / text if text > 0 else 0.0
 
 
 _COUNT_ROWS = 50_000
+
+
+def _id_chunks(ds: Dataset) -> Any:
+    """The "input_ids" column, a slice of rows at a time, so the memory used is the same for any corpus size.
+    A dataset that is exactly its cache files is read from them with plain reads: pages of a memory-mapped
+    table, once touched, would stay in the process's memory until it ends (1BW: gigabytes)."""
+    import pyarrow as pa
+
+    files = _plain_cache_files(ds)
+    if files is None:
+        table = ds.data if ds._indices is None else ds.with_format("arrow")[:]
+        for chunk in table.column("input_ids").chunks:
+            for start in range(0, len(chunk), _COUNT_ROWS):
+                yield chunk.slice(start, _COUNT_ROWS)
+        return
+    for path in files:
+        with pa.OSFile(path) as f:
+            for batch in pa.ipc.open_stream(f):
+                yield batch.column("input_ids")
+
+
+def _plain_cache_files(ds: Dataset) -> list[str] | None:
+    """The Arrow files whose rows, in order, are exactly `ds`'s, or None (indices, transforms, in memory)."""
+    from datasets.table import ConcatenationTable, MemoryMappedTable
+
+    if ds._indices is not None:
+        return None
+    t = ds.data
+    if isinstance(t, MemoryMappedTable):
+        tables = [t]
+    elif isinstance(t, ConcatenationTable) and all(len(row) == 1 for row in t.blocks):
+        tables = [row[0] for row in t.blocks]
+    else:
+        return None
+    # Replayed operations change what the file's rows are, except new schema metadata (the features).
+    harmless = {"replace_schema_metadata"}
+    if not all(isinstance(x, MemoryMappedTable) and {op for op, *_ in x.replays} <= harmless for x in tables):
+        return None
+    return [x.path for x in tables]
 
 
 def collate(rows: Sequence[Sequence[int]], pad_id: int) -> torch.Tensor:
