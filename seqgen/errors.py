@@ -84,3 +84,9 @@ class TrainingStopped(SeqgenError):
     def __init__(self, what: str, advice: str) -> None:
         self.what, self.advice = what, advice
         super().__init__(f"{what}; training stopped; {advice}")
+
+
+def one_line(e: BaseException) -> str:
+    """The first line of an exception's message (its type's name when it has none): for one-line errors."""
+    text = str(e).strip().splitlines()
+    return text[0] if text else type(e).__name__

@@ -48,7 +48,7 @@ import numpy as np
 from seqgen.data.hub_corpus import hub_splits, read_stream
 from seqgen.data.parallel_counts import available_cpus
 from seqgen.data.progress import MIN_BYTES, datasets_progress
-from seqgen.errors import SeqgenError
+from seqgen.errors import SeqgenError, one_line
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -199,11 +199,11 @@ def _load_files(files: list[Path], *, keep_blank: bool, source: str, num_proc: i
         # An unwritable cache folder (OSError) or a corrupt cached table (ArrowInvalid, JSONDecodeError: both
         # ValueErrors) must not stop a run: rebuild in a fixed folder under the system temp dir instead.
         fallback = Path(tempfile.gettempdir()) / "seqgen-datasets-cache"
-        log.warning("datasets cache unusable for %s (%s); using %s", source, _one_line(e), fallback)
+        log.warning("datasets cache unusable for %s (%s); using %s", source, one_line(e), fallback)
         try:
             return build(str(fallback))
         except (OSError, ValueError) as e2:
-            raise SeqgenError(f"cannot cache corpus {source}: {_one_line(e2)}") from None
+            raise SeqgenError(f"cannot cache corpus {source}: {one_line(e2)}") from None
 
 
 # --------------------------------------------------------------------------- splits
@@ -349,8 +349,3 @@ def _from_lines(lines: list[str]) -> Dataset:
 
 def _digest(*parts: Any) -> str:
     return hashlib.sha256(repr(parts).encode("utf-8")).hexdigest()[:32]
-
-
-def _one_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return text[0] if text else type(e).__name__

@@ -18,7 +18,7 @@ import hashlib
 from itertools import islice
 from typing import Any
 
-from seqgen.errors import SeqgenError
+from seqgen.errors import SeqgenError, one_line
 
 PARQUET_REVISION = "refs/convert/parquet"
 
@@ -43,7 +43,7 @@ def hub_splits(
     except Exception as e:  # offline, unknown name, bad config: all mean "this source cannot be read"
         at = f" at revision {revision}" if revision else ""
         raise SeqgenError(
-            f"cannot load hub dataset '{spec}'{at} ({_one_line(e)}); "
+            f"cannot load hub dataset '{spec}'{at} ({one_line(e)}); "
             "hub datasets need a network connection or a copy in the datasets cache"
         ) from None
     out = {split: _clean(ds, spec, split, text_column, keep_blank, streaming) for split, ds in loaded.items()}
@@ -98,8 +98,3 @@ def _strip_newlines(batch: dict[str, list]) -> dict[str, list]:
 
 def _not_blank(batch: dict[str, list]) -> list[bool]:
     return [bool(t.strip()) for t in batch["text"]]
-
-
-def _one_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return text[0] if text else type(e).__name__
