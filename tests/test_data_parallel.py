@@ -135,14 +135,83 @@ def test_small_splits_leave_nothing_in_the_cache(shards, tmp_path, monkeypatch):
     assert not (tmp_path / "cache").exists()
 
 
-def test_unk_rate_read_from_the_cache_files_equals_the_table(shards, tmp_path, monkeypatch):
+def test_unk_rate_and_token_count_read_from_the_cache_files_equal_the_table(shards, tmp_path, monkeypatch):
+    import seqgen.data.arrow_files as arrow_files
     import seqgen.data.encoding as encoding
 
-    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf"))
+    monkeypatch.setattr(corpus_module, "WRITER_ROWS", 100)  # many record batches, shared by two workers
     ds = load_corpus(shards)
     tok = train_tokenizer("word", list(ds["text"]), max_vocab=10)  # 6 words: many <unk>
     two = encode_corpus(ds, tok, mode="sentence", max_len=8, num_proc=2)  # two cache files, concatenated
-    assert len(encoding._plain_cache_files(two)) == 2
-    from_files = encoding.unk_fraction(two, tok)
-    monkeypatch.setattr(encoding, "_plain_cache_files", lambda ds: None)
-    assert from_files == encoding.unk_fraction(two, tok) > 0
+    assert len(arrow_files.plain_cache_files(two)) == 2
+    from_files = encoding.unk_fraction(two, tok), encoding.count_tokens(two)
+    monkeypatch.setattr(arrow_files, "batch_spans", lambda ds: None)
+    rows = list(two["input_ids"])
+    text = [t for r in rows for t in r if t not in (tok.bos_id, tok.eos_id, tok.pad_id)]  # truncated: no EOS
+    unk = text.count(tok.unk_id) / len(text)
+    assert from_files == (encoding.unk_fraction(two, tok), encoding.count_tokens(two))
+    assert from_files == (pytest.approx(unk), sum(len(r) - 1 for r in rows)) and unk > 0
+
+
+def _write_table(path: Path, texts: list[str], batch_rows: int) -> None:
+    import pyarrow as pa
+
+    table = pa.table({"text": texts})
+    with pa.OSFile(str(path), "wb") as f, pa.ipc.new_stream(f, table.schema) as w:
+        w.write_table(table, max_chunksize=batch_rows)
+
+
+def test_record_batch_spans_read_back_the_table(tmp_path, monkeypatch):
+    from datasets import Dataset, concatenate_datasets
+
+    import seqgen.data.arrow_files as arrow_files
+
+    texts = [f"line {i} " + "x" * (i % 7) for i in range(1000)]
+    _write_table(tmp_path / "a.arrow", texts[:600], 64)
+    _write_table(tmp_path / "b.arrow", texts[600:], 100)
+    ds = concatenate_datasets([Dataset.from_file(str(tmp_path / n)) for n in ("a.arrow", "b.arrow")])
+    spans = arrow_files.batch_spans(ds)
+    assert [s.rows for s in spans] == [64] * 9 + [24] + [100] * 4
+    assert [t for s in spans for t in arrow_files.read_span(s, "text").to_pylist()] == texts
+    groups = arrow_files.split_spans(spans, 3)
+    assert len(groups) == 3 and [s for g in groups for s in g] == spans
+    assert max(sum(s.rows for s in g) for g in groups) <= 1000 // 3 + 100
+    # A table with indices is not its files: no spans, and column_chunks still gives its rows.
+    picked = ds.select([5, 3, 700])
+    assert arrow_files.batch_spans(picked) is None
+    assert [t for c in arrow_files.column_chunks(picked, "text") for t in c.to_pylist()] == [
+        texts[5], texts[3], texts[700]
+    ]  # fmt: skip
+    # Big tables keep their spans beside them; a damaged index is found again, never trusted.
+    monkeypatch.setattr(arrow_files, "INDEX_MIN_BYTES", 0)
+    assert arrow_files.batch_spans(ds) == spans
+    (index,) = tmp_path.glob("spans-*.json")
+    monkeypatch.setattr(arrow_files, "_file_spans", lambda p: pytest.fail("scanned instead of reading"))
+    assert arrow_files.batch_spans(ds) == spans
+    index.write_text("[[1, 2")
+    monkeypatch.undo()
+    assert arrow_files.batch_spans(ds) == spans
+
+
+@pytest.mark.parametrize("mode", ["sentence", "stream"])
+def test_encoding_by_record_batches_equals_the_plain_map(shards, tmp_path, monkeypatch, mode):
+    """The encoder reads a table that is its files a record batch at a time with plain reads (flat memory);
+    the rows must be exactly those of datasets' own map over the memory-mapped table, in order."""
+    import seqgen.data.cached_map as cached_map
+
+    monkeypatch.setattr(cached_map, "CALL_ROWS", 150)  # several calls, each on several record batches
+    monkeypatch.setattr(corpus_module, "WRITER_ROWS", 64)
+    monkeypatch.setattr(corpus_module, "MIN_BYTES", 0)
+    ds = load_corpus(shards, keep_blank=mode == "stream", num_proc=2)  # two files of 64-row batches
+    tok = train_tokenizer("word", list(ds["text"]))
+    two = list(encode_corpus(ds, tok, mode=mode, max_len=8, num_proc=2)["input_ids"])
+    ds.cleanup_cache_files()  # each encoding below is computed, not read from the one before
+    read = []
+    real = cached_map.read_span
+    monkeypatch.setattr(cached_map, "read_span", lambda span, col: read.append(span) or real(span, col))
+    one = list(encode_corpus(ds, tok, mode=mode, max_len=8, num_proc=1)["input_ids"])
+    assert sum(s.rows for s in read) == len(ds) and len(read) > 1  # every row read from the files, once
+    ds.cleanup_cache_files()
+    monkeypatch.setattr(cached_map, "batch_spans", lambda ds: None)
+    plain = encode_corpus(ds, tok, mode=mode, max_len=8)
+    assert two == one == list(plain["input_ids"])

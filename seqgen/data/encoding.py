@@ -7,25 +7,27 @@
   line break), the lines are concatenated, and the stream is cut into contiguous non-overlapping blocks of
   exactly max_len tokens; the last partial block is dropped.
 
-Both go through `Dataset.map`, so the result is an Arrow table in the datasets cache beside its corpus and a
-second run reuses it. The cache key is our own: the corpus fingerprint, a digest of the tokenizer's saved
-files and the settings, so it does not depend on datasets being able to hash the tokenizer object.
+Both go through `Dataset.map` (cached_map.py: a corpus that is its cache files is read a record batch at a
+time with plain reads, so its text never stays resident), so the result is an Arrow table in the datasets
+cache beside its corpus and a second run reuses it. The cache key is our own: the corpus fingerprint, a
+digest of the tokenizer's saved files and the settings, so it does not depend on datasets being able to hash
+the tokenizer object.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from seqgen.data.progress import MIN_ROWS, datasets_progress
+from seqgen.data.arrow_files import column_chunks
+from seqgen.data.cached_map import cached_map, map_texts
 from seqgen.errors import SeqgenError
 
 if TYPE_CHECKING:
@@ -63,26 +65,24 @@ def encode_corpus(
     if max_len < 2:
         raise SeqgenError(f"max_len must be at least 2 (BOS and one token), got {max_len}")
     key = _digest(ds._fingerprint, tokenizer_digest(tokenizer), mode, max_len, truncation, _ENCODER_VERSION)
-    common = dict(batched=True, remove_columns=ds.column_names, num_proc=num_proc)
     if mode == "sentence":
-        return _sentence_rows(ds, tokenizer, max_len, truncation == "drop", key, common)
-    return _stream_blocks(ds, tokenizer, max_len, key, common)
+        return _sentence_rows(ds, tokenizer, max_len, truncation == "drop", key, num_proc)
+    return _stream_blocks(ds, tokenizer, max_len, key, num_proc)
 
 
 def _sentence_rows(
-    ds: Dataset, tokenizer: Any, max_len: int, drop: bool, key: str, common: dict[str, Any]
+    ds: Dataset, tokenizer: Any, max_len: int, drop: bool, key: str, num_proc: int | None
 ) -> Dataset:
     """Sentence mode of `encode_corpus`: one row per sentence, truncated or dropped past max_len."""
     from datasets import Features, List, Value
 
-    fn = partial(_encode_sentences, tokenizer=tokenizer, max_len=max_len, drop=drop)
-    out = _cached_map(
+    out = map_texts(
         ds,
-        fn,
-        features=Features({"input_ids": List(Value("int32"))}),
-        new_fingerprint=key,
+        partial(sentence_rows, tokenizer=tokenizer, max_len=max_len, drop=drop),
+        key=key,
         desc="Encoding sentences",
-        **common,
+        features=Features({"input_ids": List(Value("int32"))}),
+        num_proc=num_proc,
     )
     if len(out) == 0:
         raise SeqgenError(
@@ -93,17 +93,17 @@ def _sentence_rows(
     return out
 
 
-def _stream_blocks(ds: Dataset, tokenizer: Any, max_len: int, key: str, common: dict[str, Any]) -> Dataset:
+def _stream_blocks(ds: Dataset, tokenizer: Any, max_len: int, key: str, num_proc: int | None) -> Dataset:
     """Stream mode of `encode_corpus`: the lines (each ending in EOS), concatenated, cut into whole blocks."""
     from datasets import Features, List, Value
 
-    lines = _cached_map(
+    lines = map_texts(
         ds,
         partial(_encode_lines, tokenizer=tokenizer),
-        features=Features({"input_ids": List(Value("int32"))}),
-        new_fingerprint=_digest(key, "lines"),
+        key=_digest(key, "lines"),
         desc="Encoding lines",
-        **common,
+        features=Features({"input_ids": List(Value("int32"))}),
+        num_proc=num_proc,
     )
     offsets = np.concatenate([[0], np.cumsum(_row_lengths(lines))])
     n_blocks = int(offsets[-1]) // max_len
@@ -113,9 +113,10 @@ def _stream_blocks(ds: Dataset, tokenizer: Any, max_len: int, key: str, common: 
         )
     # Blocks cross batch boundaries, so each batch also reads the few rows after it (`lines` itself).
     fn = partial(_cut_blocks, lines=lines, offsets=offsets, block=max_len, n_blocks=n_blocks)
-    return _cached_map(
+    return cached_map(
         lines.with_format("arrow"),
         fn,
+        rows=len(lines),
         with_indices=True,
         batched=True,
         remove_columns=["input_ids"],
@@ -123,10 +124,6 @@ def _stream_blocks(ds: Dataset, tokenizer: Any, max_len: int, key: str, common: 
         new_fingerprint=key,
         desc="Cutting blocks",
     ).with_format(None)
-
-
-def _encode_sentences(batch: dict[str, list], tokenizer: Any, max_len: int, drop: bool) -> dict[str, list]:
-    return sentence_rows(batch["text"], tokenizer, max_len, drop)
 
 
 def sentence_rows(texts: list[str], tokenizer: Any, max_len: int, drop: bool) -> dict[str, list]:
@@ -143,9 +140,9 @@ def sentence_rows(texts: list[str], tokenizer: Any, max_len: int, drop: bool) ->
     return {"input_ids": rows}
 
 
-def _encode_lines(batch: dict[str, list], tokenizer: Any) -> dict[str, list]:
+def _encode_lines(texts: list[str], tokenizer: Any) -> dict[str, list]:
     eos = tokenizer.eos_id
-    return {"input_ids": [[*ids, eos] for ids in _encode_many(tokenizer, batch["text"])]}
+    return {"input_ids": [[*ids, eos] for ids in _encode_many(tokenizer, texts)]}
 
 
 def _encode_many(tokenizer: Any, texts: list[str]) -> list[list[int]]:
@@ -187,58 +184,17 @@ UNK_WARNING = 0.05
 
 def unk_fraction(ds: Dataset, tokenizer: Any) -> float:
     """Fraction of the text's tokens that are <unk> (BOS, EOS and pad are not text): the out-of-vocabulary
-    rate of an encoded split, 0.0 for an empty one."""
+    rate of an encoded split, 0.0 for an empty one. Read a record batch at a time with plain reads where it
+    can be (arrow_files.py), so its memory is the same for any corpus size."""
     special = {tokenizer.pad_id, tokenizer.bos_id, tokenizer.eos_id, tokenizer.unk_id}
     top = max(special) + 1
     counts, tokens = np.zeros(top, dtype=np.int64), 0
-    for chunk in _id_chunks(ds):
+    for chunk in column_chunks(ds, "input_ids"):
         flat = chunk.flatten().to_numpy(zero_copy_only=False)
         tokens += len(flat)
         counts += np.bincount(flat[flat < top], minlength=top)
     text = tokens - sum(int(counts[i]) for i in special - {tokenizer.unk_id})
     return int(counts[tokenizer.unk_id]) / text if text > 0 else 0.0
-
-
-_COUNT_ROWS = 50_000
-
-
-def _id_chunks(ds: Dataset) -> Any:
-    """The "input_ids" column, a slice of rows at a time, so the memory used is the same for any corpus size.
-    A dataset that is exactly its cache files is read from them with plain reads: pages of a memory-mapped
-    table, once touched, would stay in the process's memory until it ends (1BW: gigabytes)."""
-    import pyarrow as pa
-
-    files = _plain_cache_files(ds)
-    if files is None:
-        table = ds.data if ds._indices is None else ds.with_format("arrow")[:]
-        for chunk in table.column("input_ids").chunks:
-            for start in range(0, len(chunk), _COUNT_ROWS):
-                yield chunk.slice(start, _COUNT_ROWS)
-        return
-    for path in files:
-        with pa.OSFile(path) as f:
-            for batch in pa.ipc.open_stream(f):
-                yield batch.column("input_ids")
-
-
-def _plain_cache_files(ds: Dataset) -> list[str] | None:
-    """The Arrow files whose rows, in order, are exactly `ds`'s, or None (indices, transforms, in memory)."""
-    from datasets.table import ConcatenationTable, MemoryMappedTable
-
-    if ds._indices is not None:
-        return None
-    t = ds.data
-    if isinstance(t, MemoryMappedTable):
-        tables = [t]
-    elif isinstance(t, ConcatenationTable) and all(len(row) == 1 for row in t.blocks):
-        tables = [row[0] for row in t.blocks]
-    else:
-        return None
-    # Replayed operations change what the file's rows are, except new schema metadata (the features).
-    harmless = {"replace_schema_metadata"}
-    if not all(isinstance(x, MemoryMappedTable) and {op for op, *_ in x.replays} <= harmless for x in tables):
-        return None
-    return [x.path for x in tables]
 
 
 def collate(rows: Sequence[Sequence[int]], pad_id: int) -> torch.Tensor:
@@ -274,46 +230,11 @@ def tokenizer_digest(tokenizer: Any) -> str:
 
 
 def _row_lengths(ds: Dataset) -> np.ndarray:
+    """The length of every "input_ids" row, read a record batch at a time (plain reads where it can be)."""
     import pyarrow.compute as pc
 
-    table = ds.data if ds._indices is None else ds.with_format("arrow")[:]
-    return pc.list_value_length(table.column("input_ids")).to_numpy(zero_copy_only=False)
-
-
-def _cached_map(ds: Dataset, fn: Callable, **kwargs: Any) -> Dataset:
-    """`ds.map` that survives a bad cache: a corrupt cached result is recomputed (and overwritten), and when
-    the cache cannot be written at all the result is kept in memory. Each fallback is logged."""
-    attempts: list[dict[str, Any]] = [{"load_from_cache_file": False}, {"keep_in_memory": True}]
-    workers = kwargs.get("num_proc") or 1
-    level = logging.INFO if len(ds) >= MIN_ROWS else logging.DEBUG  # small work stays quiet (SEQGEN_DEBUG=1)
-    if _in_cache(ds, kwargs["new_fingerprint"], workers):
-        log.log(level, "%s: read from the datasets cache", kwargs["desc"].lower())
-    else:  # the line a multi-process launch checks: only its main process should ever print it
-        n, es = len(ds), "es" * (workers > 1)
-        log.log(level, "%s: %d rows in %d process%s", kwargs["desc"].lower(), n, workers, es)
-    while True:
-        try:
-            with datasets_progress(len(ds) >= MIN_ROWS):
-                return ds.map(fn, **kwargs)
-        except (OSError, ValueError) as e:
-            if not attempts:
-                raise
-            extra = attempts.pop(0)
-            kwargs.update(extra)
-            log.warning(
-                "datasets cache problem (%s: %s); retrying the map with %s", type(e).__name__, e, extra
-            )
-
-
-def _in_cache(ds: Dataset, fingerprint: str, workers: int) -> bool:
-    """Whether `ds.map(..., new_fingerprint=fingerprint, num_proc=workers)` will read a cached result."""
-    if not ds.cache_files:  # an in-memory table: datasets does not cache its maps
-        return False
-    path = ds._get_cache_file_path(fingerprint)
-    if workers > 1:  # datasets' default suffix_template of the shards of a multi-process map
-        base, ext = os.path.splitext(path)
-        path = f"{base}_{0:05d}_of_{workers:05d}{ext}"
-    return os.path.exists(path)
+    parts = [pc.list_value_length(c).to_numpy(zero_copy_only=False) for c in column_chunks(ds, "input_ids")]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 
 def _digest(*parts: Any) -> str:
