@@ -260,6 +260,16 @@ def print_table(table: list, names: list[str]) -> None:
                     print(f"extrapolated first start at 30,301,028 sentences ({tok}, {name}): {est / 60:.1f} "
                           f"min "
                           f"({b * 1e6:.1f} s per million sentences)")  # fmt: skip
+    if len(sizes) >= 2:  # the memory target: peak memory flat in N (within 20%, smallest to largest)
+        lo, hi = sizes[0], sizes[-1]
+        for tok in dict.fromkeys(t for _, t, _ in table):
+            for name in names:
+                r = {n: res[name] for n, k, res in table if k == tok}
+                if lo in r and hi in r:
+                    grow = [f"{which} PSS {100 * (r[hi][i].pss_mb / r[lo][i].pss_mb - 1):+.0f}%, anon "
+                            f"{100 * (r[hi][i].anon_mb / r[lo][i].anon_mb - 1):+.0f}%"
+                            for i, which in enumerate(("first start", "second start"))]  # fmt: skip
+                    print(f"peak memory from {lo:,} to {hi:,} sentences ({tok}, {name}): {'; '.join(grow)}")
     print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
