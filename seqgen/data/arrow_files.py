@@ -76,7 +76,7 @@ def batch_spans(ds: Dataset) -> list[Span] | None:
     files = plain_cache_files(ds)
     if files is None:
         return None
-    stamps = [(p, os.stat(p).st_size, os.stat(p).st_mtime_ns) for p in files]
+    stamps = [(p, st.st_size, st.st_mtime_ns) for p, st in ((p, os.stat(p)) for p in files)]
     index = Path(files[0]).parent / f"spans-{_digest(stamps)}.json"
     spans = _read_index(index)
     if spans is None:

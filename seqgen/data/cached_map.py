@@ -38,7 +38,7 @@ def map_texts(
 ) -> Dataset:  # fmt: skip
     """`fn` (a batch of "text" strings -> a dict of output columns, any number of rows) over all of `ds`,
     in order, cached under fingerprint `key` beside `ds`'s files; `num_proc` > 1 runs it in workers."""
-    spans = batch_spans(ds) if ds.cache_files else None
+    spans = batch_spans(ds)
     if not spans:  # in memory, selected by indices (or no rows at all)
         return cached_map(
             ds, partial(_on_batch, fn=fn), rows=len(ds), batched=True, remove_columns=ds.column_names,
